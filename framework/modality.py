@@ -1,0 +1,90 @@
+"""The interface every modality plugin implements: data, structure, masks and input encoding."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from framework.errors import require
+from framework.spec import ModalitySpec
+
+
+def _as_batch(batch: Any) -> Any:
+    """Collate function for datasets whose ``__getitems__`` already returns a whole batch."""
+    return batch
+
+
+class Modality(pl.LightningDataModule, ABC):
+    """A source of :class:`~framework.batch.VectorSet` batches.
+
+    A modality owns its datasets (download, cache, splits), how raw elements become vectors
+    (:meth:`input_encoder`) and its masks. :attr:`spec` must be answerable from the config
+    alone, before :meth:`setup` loads any data, so incompatible pairs fail fast.
+
+    Subclasses fill ``self.splits`` (``train``/``val``/``test`` datasets) in :meth:`setup`;
+    each dataset should implement ``__getitems__(indices)`` returning a ready batch, so
+    loading costs one vectorised call per batch rather than one Python call per element.
+
+    Args:
+        name: the modality's config name.
+        batch_size: sets per training batch.
+        eval_batch_size: sets per validation/test batch.
+        num_workers: DataLoader worker processes (0 loads in the main process).
+        seed: fixes splits, subsets and shuffling.
+        data_dir: raw downloads; read-only once the files are there.
+        cache_dir: derived files (decoded tensors, features).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        batch_size: int,
+        eval_batch_size: int,
+        num_workers: int,
+        seed: int,
+        data_dir: str,
+        cache_dir: str,
+    ) -> None:
+        super().__init__()
+        require(batch_size > 0, "batch_size", batch_size, "must be a positive integer")
+        require(eval_batch_size > 0, "eval_batch_size", eval_batch_size, "must be a positive integer")
+        require(num_workers >= 0, "num_workers", num_workers, "must be 0 or more")
+        self.name, self.seed = name, seed
+        self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
+        self.data_dir, self.cache_dir = Path(data_dir).expanduser(), Path(cache_dir).expanduser()
+        self.splits: dict[str, Dataset] = {}
+
+    @property
+    @abstractmethod
+    def spec(self) -> ModalitySpec:
+        """What this modality offers (layout, target, classes, scopes); needs no data."""
+
+    @abstractmethod
+    def input_encoder(self, dim: int) -> nn.Module:
+        """A module mapping a batch's raw ``x`` to ``[B, N, dim]`` vectors; called after :meth:`setup`."""
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.splits[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=_as_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )

@@ -1,0 +1,102 @@
+"""The one LightningModule: input encoder → positions → model encoder → head → loss and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from framework.batch import IGNORE_INDEX, VectorSet
+from framework.encoder import Encoder
+from framework.spec import ModalitySpec, Target
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SPLITS = ("train", "val", "test")
+
+
+def split_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy over labelled elements (or sets) and macro-F1, skipping ``IGNORE_INDEX``."""
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE_INDEX),
+            "f1": MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE_INDEX),
+        }
+    )
+
+
+class ArenaModule(pl.LightningModule):
+    """Trains any model encoder on any modality through the vector-set contract.
+
+    Args:
+        spec: the modality's spec (target kind and classes decide the head).
+        input_encoder: the modality's raw-input embedding, ``batch → [B, N, D]``.
+        positional: adds position vectors, ``(h, batch) → h``.
+        encoder: the model under comparison.
+        optimizer: builds the optimizer from the parameters.
+        warmup_fraction: share of the training steps with a linear learning-rate warm-up,
+            followed by cosine decay to zero; ``None`` keeps the learning rate constant.
+    """
+
+    def __init__(
+        self,
+        spec: ModalitySpec,
+        input_encoder: nn.Module,
+        positional: nn.Module,
+        encoder: Encoder,
+        optimizer: OptimizerFactory,
+        warmup_fraction: float | None,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.input_encoder, self.positional, self.encoder = input_encoder, positional, encoder
+        self.head = nn.Linear(encoder.dim, spec.num_classes)
+        self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
+        self.metrics = nn.ModuleDict({f"{split}_metrics": split_metrics(spec.num_classes).clone(prefix=f"{split}/") for split in SPLITS})
+
+    def forward(self, batch: VectorSet) -> Tensor:
+        """Logits ``[B, N, C]`` for per-element targets or ``[B, C]`` for per-set targets."""
+        h = self.positional(self.input_encoder(batch), batch)
+        if self.spec.target is Target.SET:
+            return self.head(self.encoder.forward_set(h, batch))
+        return self.head(self.encoder(h, batch))
+
+    def _step(self, batch: VectorSet, split: str) -> Tensor:
+        logits, labels = self(batch), batch.y
+        if self.spec.target is Target.ELEMENT:
+            logits = logits.flatten(0, 1)
+            labels = labels.masked_fill(~batch.mask, IGNORE_INDEX).flatten()
+        loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+        self.metrics[f"{split}_metrics"].update(logits.detach(), labels)
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_sets)
+        self.log_dict(self.metrics[f"{split}_metrics"], on_step=False, on_epoch=True, batch_size=batch.num_sets)
+        return loss
+
+    def training_step(self, batch: VectorSet, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: VectorSet, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: VectorSet, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.warmup_fraction is None:
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, int(total * self.warmup_fraction))
+        schedule = torch.optim.lr_scheduler.SequentialLR(
+            optimizer,
+            [
+                torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup),
+                torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup)),
+            ],
+            milestones=[warmup],
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,130 @@
+"""The runner: check the pair, build the parts from the config, fit, test, write ``results.json``."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from framework.callbacks import TrainingThroughput
+from framework.compat import check_compatible
+from framework.encoder import Encoder
+from framework.errors import ArenaError, ConfigError, require
+from framework.loggers import build_logger
+from framework.modality import Modality
+from framework.module import ArenaModule, OptimizerFactory
+from framework.positional import PositionalEncoding
+from framework.results import RESULTS_FILE, strip_prefix, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+MODEL_KEYS = ("name", "positional")
+"""Keys of a model config read by the framework, not passed to the encoder class."""
+
+
+def plugin_options(cfg: DictConfig, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
+    """The class named by ``cfg._target_`` and the resolved options to build it with."""
+    options = OmegaConf.to_container(cfg, resolve=True)
+    for key in exclude:
+        options.pop(key, None)
+    return get_class(options.pop("_target_")), options
+
+
+def build(cls: type, options: dict[str, Any], group: str, **context: Any) -> Any:
+    """Builds ``cls(**options, **context)``, naming ``group.key`` in any config error."""
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for key in options.keys() - params.keys():
+            raise ConfigError(f"{group}.{key}", options[key], f"unknown key; {group} accepts {', '.join(sorted(params.keys() - context.keys()))}")
+    try:
+        return cls(**options, **context)
+    except ConfigError as error:
+        raise error.in_group(group) from None
+
+
+def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
+    """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
+    require(cfg.lr > 0, "optimizer.lr", cfg.lr, "the learning rate must be a positive number")
+    factory = instantiate(cfg, _partial_=True)
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as error:
+        raise ConfigError("optimizer", OmegaConf.to_container(cfg), str(error)) from None
+    return factory
+
+
+def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Trains and tests one (modality, model, seed) and writes ``results.json`` into ``cfg.output_dir``.
+
+    ``overrides`` are the command-line overrides that produced ``cfg``, recorded in the results.
+    """
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    modality: Modality = build(*plugin_options(cfg.modality), "modality")
+    spec = modality.spec
+    model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
+    check_compatible(spec, model_cls.requirement(**model_options), cfg.model.name)
+    encoder: Encoder = build(model_cls, model_options, "model", spec=spec)
+    positional = build(
+        PositionalEncoding, OmegaConf.to_container(cfg.model.positional), "model.positional",
+        dim=encoder.dim, layout=spec.layout, max_positions=spec.max_positions,
+    )
+    optimizer = optimizer_factory(cfg.optimizer)
+    warmup = cfg.schedule.warmup_fraction
+    require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
+
+    modality.prepare_data()
+    modality.setup("fit")
+    module = ArenaModule(spec, modality.input_encoder(encoder.dim), positional, encoder, optimizer, warmup)
+
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    throughput = TrainingThroughput()
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [throughput]
+    logger = build_logger(cfg.logger, run_config)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False, default_root_dir=str(output_dir))
+
+    trainer.fit(module, datamodule=modality)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False)[0]
+    test = trainer.test(module, datamodule=modality, ckpt_path=best or None)[0]
+
+    results = {
+        "modality": spec.name,
+        "dataset": spec.dataset,
+        "model": cfg.model.name,
+        "seed": cfg.seed,
+        "test": strip_prefix(test, "test"),
+        "best_val": strip_prefix(best_val, "val"),
+        "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
+        "epochs": trainer.current_epoch,
+        "params": sum(p.numel() for p in module.parameters()),
+        "throughput": throughput.summary(),
+        "wall_time_s": round(time.perf_counter() - started, 2),
+        "overrides": list(overrides),
+    }
+    if trainer.is_global_zero:
+        write_json_atomic(output_dir / RESULTS_FILE, results)
+        log.info("test accuracy %.4f — results in %s", results["test"]["acc"], output_dir / RESULTS_FILE)
+    return results
+
+
+def main(cfg: DictConfig) -> float:
+    """Command-line entry: runs, and turns a user-fixable error into one line and exit status 2."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return run(cfg, HydraConfig.get().overrides.task)["test"]["acc"]
+    except ArenaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

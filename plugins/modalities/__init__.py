@@ -1,0 +1,1 @@
+"""Modality plugins: datasets, structure, masks and input encoders (see ``framework.modality``)."""

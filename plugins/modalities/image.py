@@ -1,0 +1,221 @@
+"""Image modality: every pixel (or k×k patch) is one vector, its (row, col) the position; one label per image.
+
+Datasets: ``digits`` (scikit-learn's bundled 8×8 digits, no network), ``mnist`` and ``cifar10``
+(downloaded into ``data_dir`` on first use, checksums verified).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from framework.batch import VectorSet
+from framework.download import fetch
+from framework.errors import DataError, one_of, require
+from framework.modality import Modality
+from framework.spec import Layout, ModalitySpec, Target
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Shape and classes of an image dataset."""
+
+    height: int
+    width: int
+    channels: int
+    num_classes: int = 10
+
+
+SOURCES = {
+    "digits": ImageSource(8, 8, 1),
+    "mnist": ImageSource(28, 28, 1),
+    "cifar10": ImageSource(32, 32, 3),
+}
+
+Images = tuple[np.ndarray, np.ndarray]
+"""``uint8 [M, H, W, C]`` images and ``int64 [M]`` labels."""
+
+
+def to_patches(images: Tensor, patch: int) -> Tensor:
+    """``[M, H, W, C]`` → ``[M, (H/p)(W/p), p·p·C]``: non-overlapping patches in raster order."""
+    M, H, W, C = images.shape
+    grid = images.reshape(M, H // patch, patch, W // patch, patch, C).permute(0, 1, 3, 2, 4, 5)
+    return grid.reshape(M, (H // patch) * (W // patch), patch * patch * C)
+
+
+def grid_positions(height: int, width: int) -> Tensor:
+    """``[H·W, 2]`` (row, col) of each cell in raster order."""
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([rows.flatten(), cols.flatten()], dim=-1)
+
+
+class ImageSets(Dataset):
+    """Images held in memory as ``uint8 [M, N, F]`` element features; yields whole batches."""
+
+    def __init__(self, x: Tensor, y: Tensor, grid: tuple[int, int]) -> None:
+        self.x, self.y, self.grid = x, y, grid
+        self.pos = grid_positions(*grid)
+        self.full_mask = torch.ones(x.shape[1], dtype=torch.bool)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitems__(self, indices: list[int]) -> VectorSet:
+        index = torch.as_tensor(indices)
+        B = len(index)
+        return VectorSet(
+            x=self.x[index].float(),
+            mask=self.full_mask.expand(B, -1),
+            y=self.y[index],
+            pos=self.pos.expand(B, -1, -1),
+            grid=self.grid,
+        )
+
+    def __getitem__(self, i: int) -> VectorSet:
+        return self.__getitems__([i])
+
+
+class PixelEmbedding(nn.Module):
+    """Standardises each element feature with training-set statistics, then projects it to ``dim``."""
+
+    def __init__(self, mean: Tensor, std: Tensor, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.proj = nn.Linear(mean.numel(), dim)
+
+    def forward(self, batch: VectorSet) -> Tensor:
+        return self.proj((batch.x - self.mean) / self.std)
+
+
+class ImageModality(Modality):
+    """Image classification as a set of pixel (or patch) vectors on a grid.
+
+    Args:
+        dataset: ``digits``, ``mnist`` or ``cifar10``.
+        patch: side of the square patches that become the vectors (1 = one vector per pixel).
+        train_fraction: share of the training split used, drawn stratified from the seed.
+        val_fraction: share of the (non-test) data held out for validation, stratified.
+        test_fraction: share of ``digits`` held out for testing (mnist/cifar10 use their test sets).
+        attention_scope: the scope attending models use on images.
+        **loader: see :class:`~framework.modality.Modality`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dataset: str,
+        patch: int,
+        train_fraction: float,
+        val_fraction: float,
+        test_fraction: float,
+        attention_scope: str,
+        **loader,
+    ) -> None:
+        super().__init__(name=name, **loader)
+        one_of("dataset", dataset, SOURCES)
+        source = SOURCES[dataset]
+        divisors = [p for p in range(1, min(source.height, source.width) + 1) if source.height % p == 0 and source.width % p == 0]
+        require(patch in divisors, "patch", patch, f"must divide the {source.height}x{source.width} {dataset} images; allowed values are {', '.join(map(str, divisors))}")
+        require(0 < train_fraction <= 1, "train_fraction", train_fraction, "must be in (0, 1]")
+        require(0 < val_fraction < 1, "val_fraction", val_fraction, "must be in (0, 1)")
+        require(0 < test_fraction < 1, "test_fraction", test_fraction, "must be in (0, 1)")
+        self.dataset, self.source, self.patch = dataset, source, patch
+        self.train_fraction, self.val_fraction, self.test_fraction = train_fraction, val_fraction, test_fraction
+        self.attention_scope = attention_scope
+        self.grid = (source.height // patch, source.width // patch)
+
+    @property
+    def spec(self) -> ModalitySpec:
+        return ModalitySpec(
+            name=self.name,
+            dataset=self.dataset,
+            layout=Layout.GRID,
+            target=Target.SET,
+            num_classes=self.source.num_classes,
+            scopes=("full",),
+            max_positions=self.grid,
+        )
+
+    def prepare_data(self) -> None:
+        if self.dataset == "mnist":
+            self._mnist_files()
+        elif self.dataset == "cifar10":
+            self._cifar10(train=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        if self.dataset == "digits":
+            images, labels = self._digits()
+            rest, test = self._stratified_split(labels, self.test_fraction, np.arange(len(labels)))
+            pools = {"rest": (images[rest], labels[rest]), "test": (images[test], labels[test])}
+        else:
+            load = self._mnist if self.dataset == "mnist" else self._cifar10
+            pools = {"rest": load(train=True), "test": load(train=False)}
+        images, labels = pools["rest"]
+        train, val = self._stratified_split(labels, self.val_fraction, np.arange(len(labels)))
+        if self.train_fraction < 1:
+            train, _ = self._stratified_split(labels[train], 1 - self.train_fraction, train)
+        parts = {"train": (images[train], labels[train]), "val": (images[val], labels[val]), "test": pools["test"]}
+        self.splits = {split: self._sets(*part) for split, part in parts.items()}
+
+    def input_encoder(self, dim: int) -> nn.Module:
+        features = self.splits["train"].x.float()
+        return PixelEmbedding(features.mean(dim=(0, 1)), features.std(dim=(0, 1)).clamp_min(1e-6), dim)
+
+    def _sets(self, images: np.ndarray, labels: np.ndarray) -> ImageSets:
+        x = to_patches(torch.from_numpy(np.ascontiguousarray(images)), self.patch)
+        return ImageSets(x, torch.from_numpy(labels).long(), self.grid)
+
+    def _stratified_split(self, labels: np.ndarray, fraction: float, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Splits ``index`` (positions into ``labels``' source) into (1 - fraction, fraction), stratified."""
+        return train_test_split(index, test_size=fraction, stratify=labels, random_state=self.seed)
+
+    @staticmethod
+    def _digits() -> Images:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return digits.images.astype(np.uint8)[..., None], digits.target.astype(np.int64)
+
+    def _mnist_files(self) -> dict[str, Path]:
+        from torchvision.datasets import MNIST
+
+        raw = self.data_dir / "MNIST" / "raw"
+        return {
+            name: fetch(raw / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], md5)
+            for name, md5 in MNIST.resources
+        }
+
+    def _mnist(self, train: bool) -> Images:
+        from torchvision.datasets.mnist import read_image_file, read_label_file
+
+        files = self._mnist_files()
+        prefix = "train" if train else "t10k"
+        decoded = {}
+        for kind in ("images-idx3", "labels-idx1"):
+            source = files[f"{prefix}-{kind}-ubyte.gz"]
+            target = self.cache_dir / "mnist" / source.stem
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(gzip.decompress(source.read_bytes()))
+            decoded[kind] = target
+        images = read_image_file(str(decoded["images-idx3"])).numpy()[..., None]
+        return images, read_label_file(str(decoded["labels-idx1"])).numpy()
+
+    def _cifar10(self, train: bool) -> Images:
+        from torchvision.datasets import CIFAR10
+
+        try:
+            data = CIFAR10(str(self.data_dir), train=train, download=True)
+        except Exception as error:  # torchvision raises RuntimeError/URLError; name the folder either way
+            raise DataError(f"CIFAR-10 is not available in {self.data_dir} ({error}); check the network or place cifar-10-batches-py there") from error
+        return data.data, np.asarray(data.targets, dtype=np.int64)

@@ -1,0 +1,1 @@
+"""Model plugins: encoders over embedded vector sets (see ``framework.encoder``)."""

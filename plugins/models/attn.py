@@ -1,0 +1,84 @@
+"""Self-attention encoder: a stack of pre-norm Transformer blocks over any vector set."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import Tensor, nn
+
+from framework.attention import MultiHeadSelfAttention
+from framework.batch import VectorSet
+from framework.encoder import Encoder
+from framework.errors import one_of, require
+from framework.spec import Layout, ModalitySpec, ModelRequirement
+
+
+class AttentionBlock(nn.Module):
+    """``h + MHSA(LN(h))`` then ``h + FFN(LN(h))`` (pre-norm Transformer block)."""
+
+    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, scope: str) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MultiHeadSelfAttention(dim, heads, dropout, scope)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * dim, dim)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
+        h = h + self.dropout(self.attn(self.norm1(h), batch))
+        return h + self.dropout(self.ff(self.norm2(h)))
+
+
+class AttentionEncoder(Encoder):
+    """Multi-head self-attention encoder; every element attends within ``scope``.
+
+    Args:
+        spec: the modality this encoder is built for.
+        dim: width of every element vector.
+        layers: number of blocks.
+        heads: attention heads; must divide ``dim``.
+        ff_mult: feed-forward hidden width as a multiple of ``dim``.
+        dropout: dropout on attention weights and residual branches.
+        scope: which elements each element attends to (``full``, ...; see ``framework.attention``).
+        pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token.
+    """
+
+    requires = ModelRequirement(layouts=frozenset(Layout))
+
+    def __init__(
+        self, spec: ModalitySpec, dim: int, layers: int, heads: int, ff_mult: int, dropout: float, scope: str, pool: str
+    ) -> None:
+        require(dim > 0, "dim", dim, "must be a positive integer")
+        require(layers > 0, "layers", layers, "must be a positive integer")
+        divisors = [h for h in range(1, dim + 1) if dim % h == 0]
+        require(heads in divisors, "heads", heads, f"must divide dim={dim}; allowed values are {', '.join(map(str, divisors))}")
+        require(ff_mult > 0, "ff_mult", ff_mult, "must be a positive integer")
+        require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        one_of("pool", pool, ("mean", "cls"))
+        super().__init__(spec, dim)
+        self.pool = pool
+        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ff_mult, dropout, scope) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
+
+    @classmethod
+    def requirement(cls, scope: str, **options: object) -> ModelRequirement:
+        return replace(cls.requires, scope=scope)
+
+    def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
+        for block in self.blocks:
+            h = block(h, batch)
+        return self.norm(h)
+
+    def forward_set(self, h: Tensor, batch: VectorSet) -> Tensor:
+        if self.cls is None:
+            return super().forward_set(h, batch)
+        # The class token joins the set as one more real element; it has no position and no edges.
+        B = h.shape[0]
+        with_cls = VectorSet(
+            x=batch.x, y=batch.y, mask=torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1)
+        )
+        return self(torch.cat([self.cls.expand(B, -1, -1), h], dim=1), with_cls)[:, 0]
