@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -123,8 +124,16 @@ def main(cfg: DictConfig) -> float:
     """Command-line entry: runs, and turns a user-fixable error into one line and exit status 2."""
     from hydra.core.hydra_config import HydraConfig
 
+    hydra = HydraConfig.get()
     try:
-        return run(cfg, HydraConfig.get().overrides.task)["test"]["acc"]
+        return run(cfg, hydra.overrides.task)["test"]["acc"]
     except ArenaError as error:
+        discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def discard_if_only(output_dir: Path, bookkeeping: set[str]) -> None:
+    """Removes a run folder that holds nothing but Hydra's ``bookkeeping`` files (a run that never started)."""
+    if output_dir.is_dir() and {path.name for path in output_dir.iterdir()} <= bookkeeping:
+        shutil.rmtree(output_dir)

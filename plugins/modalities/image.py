@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from framework.batch import VectorSet
-from framework.download import fetch
+from framework.download import fetch, write_atomic
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
@@ -146,7 +146,10 @@ class ImageModality(Modality):
 
     def prepare_data(self) -> None:
         if self.dataset == "mnist":
-            self._mnist_files()
+            from torchvision.datasets import MNIST
+
+            for name, _ in MNIST.resources:
+                self._mnist_file(name)
         elif self.dataset == "cifar10":
             self._cifar10(train=True)
 
@@ -186,28 +189,23 @@ class ImageModality(Modality):
         digits = load_digits()
         return digits.images.astype(np.uint8)[..., None], digits.target.astype(np.int64)
 
-    def _mnist_files(self) -> dict[str, Path]:
+    def _mnist_file(self, name: str) -> Path:
+        """A verified raw MNIST file (``train-images-idx3-ubyte.gz`` ...), downloaded if absent."""
         from torchvision.datasets import MNIST
 
-        raw = self.data_dir / "MNIST" / "raw"
-        return {
-            name: fetch(raw / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], md5)
-            for name, md5 in MNIST.resources
-        }
+        md5 = dict(MNIST.resources)[name]
+        return fetch(self.data_dir / "mnist" / "MNIST" / "raw" / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], md5)
 
     def _mnist(self, train: bool) -> Images:
         from torchvision.datasets.mnist import read_image_file, read_label_file
 
-        files = self._mnist_files()
         prefix = "train" if train else "t10k"
         decoded = {}
         for kind in ("images-idx3", "labels-idx1"):
-            source = files[f"{prefix}-{kind}-ubyte.gz"]
-            target = self.cache_dir / "mnist" / source.stem
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(gzip.decompress(source.read_bytes()))
-            decoded[kind] = target
+            source = self._mnist_file(f"{prefix}-{kind}-ubyte.gz")
+            decoded[kind] = self.cache_dir / "mnist" / source.stem
+            if not decoded[kind].exists():
+                write_atomic(decoded[kind], gzip.decompress(source.read_bytes()))
         images = read_image_file(str(decoded["images-idx3"])).numpy()[..., None]
         return images, read_label_file(str(decoded["labels-idx1"])).numpy()
 
@@ -215,7 +213,7 @@ class ImageModality(Modality):
         from torchvision.datasets import CIFAR10
 
         try:
-            data = CIFAR10(str(self.data_dir), train=train, download=True)
+            data = CIFAR10(str(self.data_dir / "cifar10"), train=train, download=True)
         except Exception as error:  # torchvision raises RuntimeError/URLError; name the folder either way
-            raise DataError(f"CIFAR-10 is not available in {self.data_dir} ({error}); check the network or place cifar-10-batches-py there") from error
+            raise DataError(f"CIFAR-10 is not available in {self.data_dir / 'cifar10'} ({error}); check the network or place cifar-10-batches-py there") from error
         return data.data, np.asarray(data.targets, dtype=np.int64)

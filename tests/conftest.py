@@ -1,0 +1,77 @@
+"""Shared fixtures: composed configs for in-process runs, and the command line for subprocess runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+DATA_DIR = Path(os.environ.setdefault("ARENA_DATA_DIR", str(ROOT.parent / "shared" / "data"))).resolve()
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+QUIET = ["logger=none", "callbacks.progress=null", "callbacks.summary=null"]
+"""Overrides that keep test output short."""
+
+
+def config_names(group: str) -> list[str]:
+    """Every option of a config group, so new plugins are tested as soon as their file exists."""
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+@pytest.fixture
+def make_config(tmp_path: Path):
+    """Composes ``conf/config.yaml`` with overrides, writing into a fresh ``tmp_path``."""
+
+    def make(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose(
+                "config",
+                overrides=[
+                    f"output_dir={tmp_path / 'run'}",
+                    f"cache_dir={tmp_path / 'cache'}",
+                    "trainer=debug",
+                    *QUIET,
+                    *overrides,
+                ],
+            )
+
+    return make
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Runs ``python run.py ...`` in a subprocess with outputs under ``tmp_path``."""
+
+    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        env = {**os.environ, "ARENA_CACHE_DIR": str(tmp_path / "cache")}
+        return subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+
+    return run
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_stays_untouched():
+    """The shared data folder is only ever read: nothing in it is added, removed or changed."""
+    before = _fingerprint(DATA_DIR) if DATA_DIR.is_dir() else {}
+    yield
+    after = _fingerprint(DATA_DIR) if DATA_DIR.is_dir() else {}
+    assert after == before, f"tests modified {DATA_DIR}"

@@ -1,0 +1,98 @@
+"""The command line: bad input, results.json, multirun and W&B, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import QUIET, config_names
+
+FAST = ["trainer=debug", *QUIET]
+
+
+def results_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("results.json"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=attn", "model.heads=3"], "model.heads=3: must divide dim=64; allowed values are 1, 2, 4, 8, 16, 32, 64"),
+        (["modality.patch=3"], "modality.patch=3: must divide the 8x8 digits images; allowed values are 1, 2, 4, 8"),
+        (["optimizer.lr=-0.1"], "optimizer.lr=-0.1: the learning rate must be a positive number"),
+        (["modality.train_fraction=1.5"], "modality.train_fraction=1.5: must be in (0, 1]"),
+        (["modality.train_fraction=0"], "modality.train_fraction=0: must be in (0, 1]"),
+        (["model=rnn", "model.cell=tanh"], "model.cell='tanh': allowed values are lstm, gru"),
+        (["+model.depth=2"], "model.depth=2: unknown key"),
+    ],
+    ids=["heads", "patch", "lr", "fraction_high", "fraction_zero", "cell", "unknown_key"],
+)
+def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
+    result = cli(*FAST, *overrides)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: invalid config value {message}"] or message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*_image_*"))
+
+
+@pytest.mark.parametrize("group", ["modality", "model", "logger", "trainer"])
+def test_an_unknown_plugin_name_lists_the_available_ones(cli, group):
+    result = cli(f"{group}=nope")
+    assert result.returncode != 0
+    assert f"Could not find '{group}/nope'" in result.stderr
+    assert f"Available options in '{group}':" in result.stderr
+    assert all(name in result.stderr for name in config_names(group))
+
+
+def test_a_run_writes_results_with_test_and_best_validation_metrics(cli, tmp_path):
+    result = cli("trainer.max_epochs=3", "logger=csv", "seed=1", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (path,) = results_files(tmp_path / "outputs")
+    results = json.loads(path.read_text())
+    assert results["modality"] == "image" and results["model"] == "attn" and results["seed"] == 1
+    assert set(results["test"]) == set(results["best_val"]) == {"acc", "f1", "loss"}
+    assert results["params"] > 0 and results["wall_time_s"] > 0
+    assert results["throughput"]["elements_per_s"] == pytest.approx(64 * results["throughput"]["samples_per_s"], rel=1e-3)
+    assert results["overrides"] == ["trainer.max_epochs=3", "logger=csv", "seed=1", *QUIET[1:]]
+
+
+def test_the_test_score_comes_from_the_best_validation_checkpoint(cli, tmp_path):
+    result = cli("trainer.max_epochs=4", "logger=csv", "optimizer.lr=0.01", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (path,) = results_files(tmp_path / "outputs")
+    results = json.loads(path.read_text())
+    rows = [line.split(",") for line in (path.parent / "csv" / "metrics.csv").read_text().splitlines()]
+    header = rows[0]
+    val_acc = [float(row[header.index("val/acc")]) for row in rows[1:] if row[header.index("val/acc")]]
+    *per_epoch, from_checkpoint = val_acc  # one validation per epoch, then one of the checkpoint tested
+    assert len(per_epoch) == 4 and results["checkpoint"] == "checkpoints/best.ckpt"
+    assert from_checkpoint == pytest.approx(max(per_epoch), abs=1e-6)
+    assert results["best_val"]["acc"] == pytest.approx(max(per_epoch), abs=1e-6)
+
+
+def test_an_incompatible_pair_exits_non_zero_with_one_line(cli, tmp_path):
+    result = cli(*FAST, "model=attn", "model.scope=window")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: model 'attn' cannot run on modality 'image': attention scope 'window' is not offered by image "
+        "(offered: full); set model.scope to one of those"
+    )
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_two_job_multirun_writes_two_results(cli, tmp_path, launcher):
+    result = cli("-m", "model=attn,cnn", *FAST, f"hydra/launcher={launcher}", timeout=600)
+    assert result.returncode == 0, result.stderr
+    paths = results_files(tmp_path / "multirun")
+    assert len(paths) == 2 and paths[0].parent != paths[1].parent
+    assert sorted(json.loads(p.read_text())["model"] for p in paths) == ["attn", "cnn"]
+
+
+def test_an_offline_wandb_run_writes_its_run_files(cli, tmp_path):
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "outputs").rglob("offline-run-*")
+    assert list(run_dir.glob("*.wandb")) and (run_dir / "files" / "config.yaml").exists()
+    assert "seed" in (run_dir / "files" / "config.yaml").read_text()
