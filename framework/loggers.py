@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hydra.utils import instantiate
@@ -46,8 +49,28 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any]):
             raise
         import wandb
 
-        wandb.finish(exit_code=1, quiet=True)
+        wandb.finish(exit_code=1)
         log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
         return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)
     logger.log_hyperparams(run_config)
     return logger
+
+
+@contextmanager
+def closing_logger(logger) -> Iterator[None]:
+    """Finishes the logger's W&B run (if any) when the block ends, failed or not.
+
+    Without this, the next job of a sweep in the same process would log into the same W&B run.
+    """
+    try:
+        yield
+    except BaseException:
+        _finish_wandb(logger, exit_code=1)
+        raise
+    _finish_wandb(logger, exit_code=0)
+
+
+def _finish_wandb(logger, exit_code: int) -> None:
+    wandb = sys.modules.get("wandb")
+    if logger is not None and wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=exit_code)

@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from framework.callbacks import TrainingThroughput
 from framework.compat import check_compatible
 from framework.encoder import Encoder
 from framework.errors import ArenaError, ConfigError, require
-from framework.loggers import build_logger
+from framework.loggers import build_logger, closing_logger
 from framework.modality import Modality
 from framework.module import ArenaModule, OptimizerFactory
 from framework.positional import PositionalEncoding
@@ -63,15 +64,19 @@ def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
     return factory
 
 
-def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Trains and tests one (modality, model, seed) and writes ``results.json`` into ``cfg.output_dir``.
+@dataclass
+class Parts:
+    """Everything a run builds from the config before it touches any data."""
 
-    ``overrides`` are the command-line overrides that produced ``cfg``, recorded in the results.
-    """
-    started = time.perf_counter()
-    output_dir = Path(cfg.output_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    modality: Modality
+    encoder: Encoder
+    positional: PositionalEncoding
+    optimizer: OptimizerFactory
+    warmup_fraction: float | None
 
+
+def build_parts(cfg: DictConfig) -> Parts:
+    """Builds the modality and model plugins, checks the pair and every value; loads no data."""
     modality: Modality = build(*plugin_options(cfg.modality), "modality")
     spec = modality.spec
     model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
@@ -81,24 +86,38 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
         PositionalEncoding, OmegaConf.to_container(cfg.model.positional), "model.positional",
         dim=encoder.dim, layout=spec.layout, max_positions=spec.max_positions,
     )
-    optimizer = optimizer_factory(cfg.optimizer)
     warmup = cfg.schedule.warmup_fraction
     require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
+    return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup)
+
+
+def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Trains and tests one (modality, model, seed) and writes ``results.json`` into ``cfg.output_dir``.
+
+    The test metrics come from the checkpoint with the best validation accuracy. ``overrides``
+    are the command-line overrides that produced ``cfg``, recorded in the results.
+    """
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    parts = build_parts(cfg)
+    modality, spec = parts.modality, parts.modality.spec
 
     modality.prepare_data()
     modality.setup("fit")
-    module = ArenaModule(spec, modality.input_encoder(encoder.dim), positional, encoder, optimizer, warmup)
-
-    run_config = OmegaConf.to_container(cfg, resolve=True)
+    module = ArenaModule(
+        spec, modality.input_encoder(parts.encoder.dim), parts.positional, parts.encoder, parts.optimizer,
+        parts.warmup_fraction,
+    )
     throughput = TrainingThroughput()
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [throughput]
-    logger = build_logger(cfg.logger, run_config)
+    logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False, default_root_dir=str(output_dir))
-
-    trainer.fit(module, datamodule=modality)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False)[0]
-    test = trainer.test(module, datamodule=modality, ckpt_path=best or None)[0]
+    with closing_logger(logger):
+        trainer.fit(module, datamodule=modality)
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False)[0]
+        test = trainer.test(module, datamodule=modality, ckpt_path=best or None)[0]
 
     results = {
         "modality": spec.name,
@@ -116,7 +135,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     }
     if trainer.is_global_zero:
         write_json_atomic(output_dir / RESULTS_FILE, results)
-        log.info("test accuracy %.4f — results in %s", results["test"]["acc"], output_dir / RESULTS_FILE)
+        log.info("test accuracy %.4f, results in %s", results["test"]["acc"], output_dir / RESULTS_FILE)
     return results
 
 

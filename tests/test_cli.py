@@ -32,8 +32,8 @@ def results_files(root: Path) -> list[Path]:
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
     result = cli(*FAST, *overrides)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: invalid config value {message}"] or message in result.stderr
-    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: invalid config value {message}")
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*_image_*"))
 
 
@@ -94,5 +94,6 @@ def test_an_offline_wandb_run_writes_its_run_files(cli, tmp_path):
     result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
     assert result.returncode == 0, result.stderr
     (run_dir,) = (tmp_path / "outputs").rglob("offline-run-*")
-    assert list(run_dir.glob("*.wandb")) and (run_dir / "files" / "config.yaml").exists()
-    assert "seed" in (run_dir / "files" / "config.yaml").read_text()
+    (run_file,) = run_dir.glob("run-*.wandb")  # what `wandb sync` uploads: config, metrics, summary
+    logged = run_file.read_bytes()
+    assert b"attention-arena" in logged and b"warmup_fraction" in logged and b"test/acc" in logged
