@@ -7,6 +7,7 @@ import logging
 import shutil
 import sys
 import time
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +48,31 @@ def build(cls: type, options: dict[str, Any], group: str, **context: Any) -> Any
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         for key in options.keys() - params.keys():
             raise ConfigError(f"{group}.{key}", options[key], f"unknown key; {group} accepts {', '.join(sorted(params.keys() - context.keys()))}")
+    check_types(cls, options, group)
     try:
         return cls(**options, **context)
     except ConfigError as error:
         raise error.in_group(group) from None
 
 
+SCALARS = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
+
+
+def check_types(cls: type, options: dict[str, Any], group: str) -> None:
+    """Checks each option against the scalar type its constructor parameter is annotated with."""
+    hints = typing.get_type_hints(cls.__init__)
+    for key, value in options.items():
+        hint = hints.get(key)
+        allowed = SCALARS.get(hint) if hint is not None else None
+        # bool is an int in Python, but `dim=true` is a mistake, not a width.
+        if allowed and (not isinstance(value, allowed) or (hint is not bool and isinstance(value, bool))):
+            raise ConfigError(f"{group}.{key}", value, f"must be of type {hint.__name__}")
+
+
 def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
     """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
-    require(cfg.lr > 0, "optimizer.lr", cfg.lr, "the learning rate must be a positive number")
+    lr = cfg.lr
+    require(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0, "optimizer.lr", lr, "the learning rate must be a positive number")
     factory = instantiate(cfg, _partial_=True)
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])

@@ -26,8 +26,10 @@ def results_files(root: Path) -> list[Path]:
         (["modality.train_fraction=0"], "modality.train_fraction=0: must be in (0, 1]"),
         (["model=rnn", "model.cell=tanh"], "model.cell='tanh': allowed values are lstm, gru"),
         (["+model.depth=2"], "model.depth=2: unknown key"),
+        (["model.dim=wide"], "model.dim='wide': must be of type int"),
+        (["optimizer.lr=fast"], "optimizer.lr='fast': the learning rate must be a positive number"),
     ],
-    ids=["heads", "patch", "lr", "fraction_high", "fraction_zero", "cell", "unknown_key"],
+    ids=["heads", "patch", "lr", "fraction_high", "fraction_zero", "cell", "unknown_key", "dim_type", "lr_type"],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
     result = cli(*FAST, *overrides)
