@@ -15,6 +15,8 @@ from omegaconf import DictConfig
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 DATA_DIR = Path(os.environ.setdefault("ARENA_DATA_DIR", str(ROOT.parent / "shared" / "data"))).resolve()
+if not (DATA_DIR / "README.md").is_file():
+    pytest.exit(f"ARENA_DATA_DIR={DATA_DIR} holds no offline datasets; point it at the shared data folder", returncode=4)
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 

@@ -64,3 +64,24 @@ def test_a_set_gives_the_same_outputs_alone_as_inside_a_padded_batch(name):
     alone = VectorSet(x=batch.x[2:, :5], mask=batch.mask[2:, :5], y=batch.y[2:, :5], pos=batch.pos[2:, :5])
     with torch.no_grad():
         torch.testing.assert_close(model(alone.x, alone)[0], model(batch.x, batch)[2, :5], atol=1e-5, rtol=1e-5)
+
+
+def test_window_fc_sees_exactly_k_neighbours_on_each_side():
+    from plugins.models.window_fc import WindowFCEncoder
+
+    torch.manual_seed(0)
+    model = WindowFCEncoder(SEQUENCE, dim=8, window=2, hidden=16, layers=1, dropout=0.0).eval()
+    batch = padded_batch(8)
+    changed = batch.x.clone()
+    changed[0, 10] += 1.0
+    with torch.no_grad():
+        moved = (model(changed, batch) - model(batch.x, batch)).abs().sum(-1)[0] > 0
+    assert moved.nonzero().flatten().tolist() == [8, 9, 10, 11, 12]
+
+
+def test_a_negative_window_is_a_config_error():
+    from framework.errors import ConfigError
+    from plugins.models.window_fc import WindowFCEncoder
+
+    with pytest.raises(ConfigError, match="window=-1: must be 0 or more"):
+        WindowFCEncoder(SEQUENCE, dim=8, window=-1, hidden=16, layers=1, dropout=0.0)
