@@ -36,10 +36,3 @@ def fetch(path: Path, urls: Sequence[str], md5: str) -> Path:
             partial.unlink(missing_ok=True)
     raise DataError(f"could not download {path.name} ({'; '.join(failures)}); check the network or place the file at {path}")
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary name, so a reader never sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
-    partial.write_bytes(data)
-    os.replace(partial, path)

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from framework.atomic import write_atomic
 
 RESULTS_FILE = "results.json"
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Writes ``payload`` as JSON to ``path``; the file is never seen half-written."""
+    write_atomic(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
 
 
 def strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float]:

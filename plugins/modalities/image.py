@@ -17,7 +17,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from framework.batch import VectorSet
-from framework.download import fetch, write_atomic
+from framework.atomic import write_atomic
+from framework.download import fetch
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
