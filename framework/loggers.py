@@ -49,7 +49,10 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any]):
             raise
         import wandb
 
-        wandb.finish(exit_code=1)
+        _finish_wandb(logger, exit_code=1)
+        # The failed start leaves W&B's process-wide session set up for online use; reset it.
+        wandb.teardown()
+        os.environ["WANDB_MODE"] = "offline"
         log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
         return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)
     logger.log_hyperparams(run_config)

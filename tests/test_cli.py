@@ -99,3 +99,14 @@ def test_an_offline_wandb_run_writes_its_run_files(cli, tmp_path):
     (run_file,) = run_dir.glob("run-*.wandb")  # what `wandb sync` uploads: config, metrics, summary
     logged = run_file.read_bytes()
     assert b"attention-arena" in logged and b"warmup_fraction" in logged and b"test/acc" in logged
+
+
+def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "10")
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    assert "W&B could not start online" in result.stdout + result.stderr
+    assert results_files(tmp_path / "outputs") and list((tmp_path / "outputs").rglob("offline-run-*"))
