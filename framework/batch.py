@@ -23,6 +23,9 @@ class VectorSet:
         edge_index: ``[2, E]`` directed edges (source, target) over flattened ``b * N + i``
             indices; None when the modality has no edges.
         grid: ``(H, W)`` when the ``N = H * W`` elements are an image in raster order.
+        subsets: ``[B, N, S]`` bool, membership of each element in the modality's ``S`` named
+            subsets (``spec.subsets``, e.g. ambiguous or unknown words), scored separately;
+            None when the modality names none.
     """
 
     x: Tensor
@@ -31,6 +34,7 @@ class VectorSet:
     pos: Tensor | None = None
     edge_index: Tensor | None = None
     grid: tuple[int, int] | None = None
+    subsets: Tensor | None = None
 
     @property
     def num_sets(self) -> int:

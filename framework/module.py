@@ -8,25 +8,14 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from framework.batch import IGNORE_INDEX, VectorSet
 from framework.encoder import Encoder
+from framework.metrics import split_metrics
 from framework.spec import ModalitySpec, Target
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SPLITS = ("train", "val", "test")
-
-
-def split_metrics(num_classes: int) -> MetricCollection:
-    """Accuracy over labelled elements (or sets) and macro-F1, skipping ``IGNORE_INDEX``."""
-    return MetricCollection(
-        {
-            "acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE_INDEX),
-            "f1": MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE_INDEX),
-        }
-    )
 
 
 class ArenaModule(pl.LightningModule):
@@ -56,7 +45,7 @@ class ArenaModule(pl.LightningModule):
         self.input_encoder, self.positional, self.encoder = input_encoder, positional, encoder
         self.head = nn.Linear(encoder.dim, spec.num_classes)
         self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
-        self.metrics = nn.ModuleDict({f"{split}_metrics": split_metrics(spec.num_classes).clone(prefix=f"{split}/") for split in SPLITS})
+        self.metrics = nn.ModuleDict({f"{split}_metrics": split_metrics(spec).clone(prefix=f"{split}/") for split in SPLITS})
 
     def forward(self, batch: VectorSet) -> Tensor:
         """Logits ``[B, N, C]`` for per-element targets or ``[B, C]`` for per-set targets."""
@@ -66,12 +55,13 @@ class ArenaModule(pl.LightningModule):
         return self.head(self.encoder(h, batch))
 
     def _step(self, batch: VectorSet, split: str) -> Tensor:
-        logits, labels = self(batch), batch.y
+        logits, labels, subsets = self(batch), batch.y, batch.subsets
         if self.spec.target is Target.ELEMENT:
             logits = logits.flatten(0, 1)
             labels = labels.masked_fill(~batch.mask, IGNORE_INDEX).flatten()
+            subsets = subsets.flatten(0, 1) if subsets is not None else None
         loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
-        self.metrics[f"{split}_metrics"].update(logits.detach(), labels)
+        self.metrics[f"{split}_metrics"].update(logits.detach(), labels, subsets=subsets)
         self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_sets)
         self.log_dict(self.metrics[f"{split}_metrics"], on_step=False, on_epoch=True, batch_size=batch.num_sets)
         return loss

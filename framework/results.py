@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     write_atomic(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
 
 
-def strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
-    """``{"test/acc": t}`` → ``{"acc": float(t)}`` for the keys under ``prefix/``."""
-    return {key.split("/", 1)[1]: float(value) for key, value in metrics.items() if key.startswith(f"{prefix}/")}
+def strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float | None]:
+    """``{"test/acc": t}`` → ``{"acc": float(t)}`` for the keys under ``prefix/``; NaN (nothing to score) → None."""
+    stripped = {key.split("/", 1)[1]: float(value) for key, value in metrics.items() if key.startswith(f"{prefix}/")}
+    return {key: None if math.isnan(value) else value for key, value in stripped.items()}

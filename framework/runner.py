@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MODEL_KEYS = ("name", "positional")
 """Keys of a model config read by the framework, not passed to the encoder class."""
+MODALITY_KEYS = ("max_epochs",)
+"""Keys of a modality config read elsewhere in the config (``trainer.max_epochs`` follows it), not passed to the class."""
 
 
 def plugin_options(cfg: DictConfig, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
@@ -94,7 +96,7 @@ class Parts:
 
 def build_parts(cfg: DictConfig) -> Parts:
     """Builds the modality and model plugins, checks the pair and every value; loads no data."""
-    modality: Modality = build(*plugin_options(cfg.modality), "modality")
+    modality: Modality = build(*plugin_options(cfg.modality, exclude=MODALITY_KEYS), "modality")
     spec = modality.spec
     model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
     check_compatible(spec, model_cls.requirement(**model_options), cfg.model.name)
@@ -120,8 +122,11 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     parts = build_parts(cfg)
     modality, spec = parts.modality, parts.modality.spec
 
-    modality.prepare_data()
-    modality.setup("fit")
+    try:
+        modality.prepare_data()
+        modality.setup("fit")
+    except ConfigError as error:  # a value that only the data shows to be wrong (e.g. an empty vocabulary)
+        raise error.in_group("modality") from None
     module = ArenaModule(
         spec, modality.input_encoder(parts.encoder.dim), parts.positional, parts.encoder, parts.optimizer,
         parts.warmup_fraction,
@@ -146,7 +151,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
         "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
         "epochs": trainer.current_epoch,
         "params": sum(p.numel() for p in module.parameters()),
-        "throughput": throughput.summary(),
+        "throughput": {"element": spec.element, **throughput.summary()},
         "wall_time_s": round(time.perf_counter() - started, 2),
         "overrides": list(overrides),
     }

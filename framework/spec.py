@@ -35,6 +35,9 @@ class ModalitySpec:
         max_positions: largest position, ``L`` for sequences or ``(H, W)`` for grids; sizes
             learned positional tables.
         has_edges: whether batches carry ``edge_index``.
+        element: what one element is (``pixel``, ``token``), for reports.
+        subsets: names of element subsets scored on their own (``acc_<name>``), in the order
+            of the batch's ``subsets`` columns.
     """
 
     name: str
@@ -45,6 +48,8 @@ class ModalitySpec:
     scopes: tuple[str, ...]
     max_positions: int | tuple[int, int]
     has_edges: bool = False
+    element: str = "element"
+    subsets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

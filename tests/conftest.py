@@ -29,8 +29,14 @@ def config_names(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One derived-data cache for the session: caches are keyed by their inputs, so runs may share them."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
-def make_config(tmp_path: Path):
+def make_config(tmp_path: Path, shared_cache: Path):
     """Composes ``conf/config.yaml`` with overrides, writing into a fresh ``tmp_path``."""
 
     def make(*overrides: str) -> DictConfig:
@@ -39,7 +45,7 @@ def make_config(tmp_path: Path):
                 "config",
                 overrides=[
                     f"output_dir={tmp_path / 'run'}",
-                    f"cache_dir={tmp_path / 'cache'}",
+                    f"cache_dir={shared_cache}",
                     "trainer=debug",
                     *QUIET,
                     *overrides,
@@ -50,11 +56,11 @@ def make_config(tmp_path: Path):
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
+def cli(tmp_path: Path, shared_cache: Path):
     """Runs ``python run.py ...`` in a subprocess with outputs under ``tmp_path``."""
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        env = {**os.environ, "ARENA_CACHE_DIR": str(tmp_path / "cache")}
+        env = {**os.environ, "ARENA_CACHE_DIR": str(shared_cache)}
         return subprocess.run(
             [sys.executable, str(ROOT / "run.py"), *args],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,

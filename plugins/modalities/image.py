@@ -143,6 +143,7 @@ class ImageModality(Modality):
             num_classes=self.source.num_classes,
             scopes=("full",),
             max_positions=self.grid,
+            element="pixel" if self.patch == 1 else "patch",
         )
 
     def prepare_data(self) -> None:
@@ -195,7 +196,7 @@ class ImageModality(Modality):
         from torchvision.datasets import MNIST
 
         md5 = dict(MNIST.resources)[name]
-        return fetch(self.data_dir / "mnist" / "MNIST" / "raw" / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], md5)
+        return fetch(self.data_dir / "mnist" / "MNIST" / "raw" / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], f"md5:{md5}")
 
     def _mnist(self, train: bool) -> Images:
         from torchvision.datasets.mnist import read_image_file, read_label_file

@@ -1,1 +1,5 @@
-"""Text modality: part-of-speech tagging of sentences (work in progress for the text-tagging issue)."""
+"""Text modality plugin: part-of-speech tagging on UD English EWT or a generated ambiguity task."""
+
+from plugins.modalities.text.modality import TextModality
+
+__all__ = ["TextModality"]

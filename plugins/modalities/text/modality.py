@@ -1,0 +1,189 @@
+"""Text modality: part-of-speech tagging; every word is one element, its index the position, its UPOS tag the label."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from framework.batch import IGNORE_INDEX, VectorSet
+from framework.errors import ConfigError, one_of, require
+from framework.modality import Modality
+from framework.spec import Layout, ModalitySpec, Target
+from plugins.modalities.text import ambiguity, ud_ewt
+from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence
+from plugins.modalities.text.embedding import TokenEmbedding
+from plugins.modalities.text.vocabulary import PAD, UNK, Vocabulary, ambiguous_forms
+
+DATASETS = ("ud_ewt", "ambiguity")
+SUBSETS = ("ambiguous", "unknown")
+"""Words scored on their own: forms seen with two or more tags in training, and forms not in the vocabulary."""
+TAG_IDS = {tag: i for i, tag in enumerate(UPOS)}
+
+
+class TaggedSets(Dataset):
+    """Encoded sentences held as flat tensors; yields padded batches.
+
+    Args:
+        tokens: ``[T, 1 + C]`` every word of every sentence: its word id, then its character ids.
+        tags: ``[T]`` tag ids.
+        subsets: ``[T, S]`` membership in the scored subsets.
+        lengths: ``[M]`` words per sentence, in order.
+    """
+
+    def __init__(self, tokens: Tensor, tags: Tensor, subsets: Tensor, lengths: Tensor) -> None:
+        self.tokens, self.tags, self.subsets, self.lengths = tokens, tags, subsets, lengths
+        self.starts = torch.cumsum(lengths, 0) - lengths
+        self.chars = (tokens[:, 1:] != PAD).sum(dim=1)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitems__(self, indices: list[int]) -> VectorSet:
+        index = torch.as_tensor(indices)
+        lengths = self.lengths[index]
+        positions = torch.arange(int(lengths.max()))
+        mask = positions < lengths[:, None]
+        flat = torch.where(mask, self.starts[index, None] + positions, 0)
+        chars = int(self.chars[flat[mask]].max())
+        return VectorSet(
+            x=self.tokens[flat, : 1 + chars].masked_fill(~mask[..., None], PAD),
+            mask=mask,
+            y=self.tags[flat].masked_fill(~mask, IGNORE_INDEX),
+            pos=positions.expand(len(index), -1),
+            subsets=self.subsets[flat] & mask[..., None],
+        )
+
+    def __getitem__(self, i: int) -> VectorSet:
+        return self.__getitems__([i])
+
+
+def encode(sentences: Sequence[TaggedSentence], vocabulary: Vocabulary, ambiguous: frozenset[str], max_word_chars: int) -> TaggedSets:
+    """Word ids, character ids, tag ids and ambiguous/unknown flags for every word of ``sentences``."""
+    forms: dict[str, int] = {}  # each distinct form is encoded once, then gathered per word
+    occurrences = torch.tensor([forms.setdefault(word, len(forms)) for s in sentences for word in s.words])
+    by_form = torch.zeros(len(forms), 1 + max_word_chars, dtype=torch.long)
+    flags = torch.zeros(len(forms), len(SUBSETS), dtype=torch.bool)
+    for i, form in enumerate(forms):
+        chars = vocabulary.char_ids(form, max_word_chars)
+        by_form[i, 0] = vocabulary.word_id(form)
+        by_form[i, 1 : 1 + len(chars)] = torch.tensor(chars)
+        flags[i] = torch.tensor([vocabulary.normalise(form) in ambiguous, by_form[i, 0] == UNK])
+    tags = torch.tensor([TAG_IDS[tag] for s in sentences for tag in s.tags])
+    lengths = torch.tensor([len(s.words) for s in sentences])
+    return TaggedSets(by_form[occurrences], tags, flags[occurrences], lengths)
+
+
+class TextModality(Modality):
+    """Part-of-speech tagging (17 UPOS tags) on a real treebank or on a generated ambiguity task.
+
+    Args:
+        dataset: ``ud_ewt`` (UD English EWT, official train/dev/test) or ``ambiguity`` (generated).
+        train_fraction: share of the training sentences used, drawn from the seed.
+        max_length: longest sentence accepted; also sizes learned position tables.
+        min_freq: training occurrences a word form needs to get its own id.
+        lowercase: look words up lower-cased (characters keep their case).
+        word_dropout: probability of hiding a known word behind the unknown id while training.
+        word_dim: width of the word embedding.
+        char_dim: width of the character embedding.
+        char_channels: width of the character-level word encoding; 0 turns it off.
+        max_word_chars: characters of each word the character encoder reads.
+        distance: ``ambiguity`` only: words between an ambiguous word and the cue that decides its tag.
+        max_clauses: ``ambiguity`` only: clauses per sentence (1 to this many).
+        sentences: ``ambiguity`` only: training sentences; validation and test get a quarter each.
+        data_seed: ``ambiguity`` only: fixes the generated sentences (independent of the training seed).
+        attention_scope: the scope attending models use on text.
+        **loader: see :class:`~framework.modality.Modality`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dataset: str,
+        train_fraction: float,
+        max_length: int,
+        min_freq: int,
+        lowercase: bool,
+        word_dropout: float,
+        word_dim: int,
+        char_dim: int,
+        char_channels: int,
+        max_word_chars: int,
+        distance: int,
+        max_clauses: int,
+        sentences: int,
+        data_seed: int,
+        attention_scope: str,
+        **loader,
+    ) -> None:
+        super().__init__(name=name, **loader)
+        one_of("dataset", dataset, DATASETS)
+        require(0 < train_fraction <= 1, "train_fraction", train_fraction, "must be in (0, 1]")
+        require(max_length > 0, "max_length", max_length, "must be a positive integer")
+        require(min_freq >= 1, "min_freq", min_freq, "must be 1 or more (training occurrences)")
+        require(0 <= word_dropout < 1, "word_dropout", word_dropout, "must be in [0, 1)")
+        require(word_dim > 0, "word_dim", word_dim, "must be a positive integer")
+        require(char_dim > 0, "char_dim", char_dim, "must be a positive integer")
+        require(char_channels >= 0, "char_channels", char_channels, "must be 0 (no character encoder) or more")
+        require(max_word_chars > 0, "max_word_chars", max_word_chars, "must be a positive integer")
+        require(distance >= 1, "distance", distance, "must be 1 or more")
+        require(max_clauses >= 1, "max_clauses", max_clauses, "must be 1 or more")
+        require(sentences >= 4, "sentences", sentences, "must be 4 or more")
+        if dataset == "ambiguity":
+            longest = ambiguity.max_sentence_length(distance, max_clauses)
+            require(longest <= max_length, "max_length", max_length, f"is shorter than the longest generated sentence ({longest} words); raise it")
+        self.dataset, self.train_fraction, self.max_length = dataset, train_fraction, max_length
+        self.min_freq, self.lowercase, self.word_dropout = min_freq, lowercase, word_dropout
+        self.word_dim, self.char_dim, self.char_channels, self.max_word_chars = word_dim, char_dim, char_channels, max_word_chars
+        self.distance, self.max_clauses, self.sentences, self.data_seed = distance, max_clauses, sentences, data_seed
+        self.attention_scope = attention_scope
+        self.vocabulary: Vocabulary | None = None
+
+    @property
+    def spec(self) -> ModalitySpec:
+        return ModalitySpec(
+            name=self.name,
+            dataset=self.dataset,
+            layout=Layout.SEQUENCE,
+            target=Target.ELEMENT,
+            num_classes=len(UPOS),
+            scopes=("full",),
+            max_positions=self.max_length,
+            element="token",
+            subsets=SUBSETS,
+        )
+
+    def prepare_data(self) -> None:
+        if self.dataset == "ud_ewt":
+            ud_ewt.load(self.data_dir, self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        sentences = self._sentences()
+        if self.train_fraction < 1:
+            keep = max(1, round(self.train_fraction * len(sentences["train"])))
+            sentences["train"] = random.Random(self.seed).sample(sentences["train"], keep)
+        for split, part in sentences.items():
+            longest = max(len(s.words) for s in part)
+            if longest > self.max_length:
+                raise ConfigError("max_length", self.max_length, f"is shorter than the longest {split} sentence ({longest} words); raise it")
+        self.vocabulary = Vocabulary.build(sentences["train"], self.min_freq, self.lowercase)
+        ambiguous = ambiguous_forms(sentences["train"], self.vocabulary)
+        self.splits = {split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()}
+
+    def input_encoder(self, dim: int) -> nn.Module:
+        return TokenEmbedding(
+            len(self.vocabulary.words), len(self.vocabulary.chars), dim,
+            self.word_dim, self.char_dim, self.char_channels, self.word_dropout,
+        )
+
+    def _sentences(self) -> dict[str, list[TaggedSentence]]:
+        if self.dataset == "ud_ewt":
+            return ud_ewt.load(self.data_dir, self.cache_dir)
+        quarter = self.sentences // 4
+        sizes = {"train": self.sentences, "val": quarter, "test": quarter}
+        return ambiguity.generate(self.distance, self.max_clauses, sizes, self.data_seed)
