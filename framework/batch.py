@@ -16,7 +16,8 @@ class VectorSet:
     """A batch of ``B`` vector sets padded to ``N`` elements.
 
     Attributes:
-        x: ``[B, N, F]`` float features, or ``[B, N]`` integer token ids.
+        x: ``[B, N, F]`` float features, or integer ids the modality's input encoder reads
+            (text: ``[B, N, 1 + C]``, a word id and its character ids).
         mask: ``[B, N]`` bool, True where an element is real; padding is False.
         y: ``[B, N]`` per-element labels (``IGNORE_INDEX`` = no label) or ``[B]`` per-set labels.
         pos: ``[B, N]`` sequence index, or ``[B, N, 2]`` grid (row, col); None if unordered.

@@ -28,15 +28,20 @@ def results_files(root: Path) -> list[Path]:
         (["+model.depth=2"], "model.depth=2: unknown key"),
         (["model.dim=wide"], "model.dim='wide': must be of type int"),
         (["optimizer.lr=fast"], "optimizer.lr='fast': the learning rate must be a positive number"),
+        (["modality=text", "modality.dataset=ambiguity", "modality.min_freq=100000"],
+         "modality.min_freq=100000: leaves an empty vocabulary: the most frequent training word occurs"),
+        (["modality=text", "model=window_fc", "model.window=-1"], "model.window=-1: must be 0 or more"),
+        (["modality=text", "modality.dataset=wiki"], "modality.dataset='wiki': allowed values are ud_ewt, ambiguity"),
     ],
-    ids=["heads", "patch", "lr", "fraction_high", "fraction_zero", "cell", "unknown_key", "dim_type", "lr_type"],
+    ids=["heads", "patch", "lr", "fraction_high", "fraction_zero", "cell", "unknown_key", "dim_type", "lr_type",
+         "empty_vocabulary", "negative_window", "text_dataset"],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
     result = cli(*FAST, *overrides)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: invalid config value {message}")
-    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*_image_*"))
+    assert not any(run.is_dir() for run in (tmp_path / "outputs").glob("*/*")), "a run folder was left behind"
 
 
 @pytest.mark.parametrize("group", ["modality", "model", "logger", "trainer"])

@@ -47,9 +47,20 @@ def test_an_unknown_tag_is_a_data_error(tmp_path):
         read_conllu(write(tmp_path, SENTENCE.replace("PRON\tPRP", "NOPE\tPRP")))
 
 
-def test_a_malformed_id_is_a_data_error(tmp_path):
-    with pytest.raises(DataError, match=r"sample.conllu:1: malformed sentence"):
+def test_a_malformed_id_names_the_file_and_its_line(tmp_path):
+    with pytest.raises(DataError, match=r"sample.conllu:3: malformed token line .*'x\\tI\\t"):
         read_conllu(write(tmp_path, SENTENCE.replace("1\tI\t", "x\tI\t")))
+
+
+def test_a_malformed_head_names_the_file_and_its_line(tmp_path):
+    with pytest.raises(DataError, match=r"sample.conllu:8: malformed token line"):
+        read_conllu(write(tmp_path, SENTENCE.replace("4\tknow\tknow\tVERB\tVB\t_\t0", "4\tknow\tknow\tVERB\tVB\t_\tzero")))
+
+
+def test_a_file_cut_off_mid_line_names_the_file_and_the_cut_line(tmp_path):
+    cut = SENTENCE[: SENTENCE.index("\tPUNCT")]
+    with pytest.raises(DataError, match=r"sample.conllu:9: a token line needs 10 tab-separated columns: '5\\t\.\\t\.'"):
+        read_conllu(write(tmp_path, cut))
 
 
 def test_a_missing_file_is_a_data_error(tmp_path):

@@ -52,7 +52,7 @@ def _sentence(path: Path, start: int, lines: list[str]) -> TaggedSentence:
     try:
         (tokens,) = conllu.parse("\n".join(lines) + "\n\n")
     except Exception as error:  # conllu raises ParseException and ValueError subclasses
-        raise DataError(f"{path}:{start}: malformed sentence ({error})") from None
+        raise DataError(f"{path}:{start + _first_bad_line(lines)}: malformed token line ({error}): {lines[_first_bad_line(lines)]!r}") from None
     words, tags = [], []
     for token in tokens:
         if not isinstance(token["id"], int):  # (1, '-', 2) multiword range or (8, '.', 1) empty node
@@ -64,6 +64,18 @@ def _sentence(path: Path, start: int, lines: list[str]) -> TaggedSentence:
     if not words:
         raise DataError(f"{path}:{start}: sentence has no words")
     return TaggedSentence(tuple(words), tuple(tags))
+
+
+def _first_bad_line(lines: list[str]) -> int:
+    """Index of the first token line the parser rejects on its own (the sentence's first line if none does)."""
+    for offset, line in enumerate(lines):
+        if line.startswith("#"):
+            continue
+        try:
+            conllu.parse(line + "\n\n")
+        except Exception:  # noqa: BLE001 - any parser complaint marks the line
+            return offset
+    return 0
 
 
 def read_conllu(path: Path) -> list[TaggedSentence]:
