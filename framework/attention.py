@@ -2,7 +2,8 @@
 
 ``attend`` dispatches on the attention *scope* (which keys each query may see). Each scope is
 registered with :func:`register_scope` and uses the implementation that fits it; ``full`` is
-``torch.nn.functional.scaled_dot_product_attention`` with a key-padding mask.
+``torch.nn.functional.scaled_dot_product_attention`` with a key-padding mask, ``window`` is an
+exact sliding window computed block by block in time and memory linear in the length.
 :func:`reference_attention` spells out the lecture's formulas step by step for tests and teaching.
 """
 
@@ -20,14 +21,14 @@ from framework.batch import VectorSet
 ScopeFn = Callable[..., Tensor]
 """``fn(q, k, v, batch, dropout_p, **options) -> out``, all of q, k, v, out ``[B, H, N, d]``."""
 
-_SCOPES: dict[str, ScopeFn] = {}
+_SCOPES: dict[str, tuple[ScopeFn, tuple[str, ...]]] = {}
 
 
-def register_scope(name: str) -> Callable[[ScopeFn], ScopeFn]:
-    """Registers an attention scope implementation under ``name``."""
+def register_scope(name: str, options: tuple[str, ...] = ()) -> Callable[[ScopeFn], ScopeFn]:
+    """Registers an attention scope implementation under ``name``; it receives the listed keyword ``options``."""
 
     def decorator(fn: ScopeFn) -> ScopeFn:
-        _SCOPES[name] = fn
+        _SCOPES[name] = (fn, options)
         return fn
 
     return decorator
@@ -48,16 +49,17 @@ def attend(
         batch: the vector sets they come from (its mask, edges or grid define the scope).
         scope: a registered scope name, see :func:`available_scopes`.
         dropout_p: dropout on the attention weights (pass 0 in evaluation).
-        options: scope-specific settings (for example a window size).
+        options: settings of the scopes (``window=64``); each scope receives the ones it declares,
+            so a model may pass all of them whatever its scope.
 
     Returns:
         ``[B, H, N, d]``; rows at padded queries are defined but meaningless.
     """
     try:
-        fn = _SCOPES[scope]
+        fn, accepted = _SCOPES[scope]
     except KeyError:
         raise ValueError(f"unknown attention scope '{scope}'; available: {', '.join(available_scopes())}") from None
-    return fn(q, k, v, batch, dropout_p, **options)
+    return fn(q, k, v, batch, dropout_p, **{key: options[key] for key in accepted})
 
 
 @register_scope("full")
@@ -67,17 +69,61 @@ def full_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p:
     return F.scaled_dot_product_attention(q, k, v, attn_mask=key_padding, dropout_p=dropout_p)
 
 
-def reference_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+WINDOW_BLOCK = 16
+"""Smallest block of queries the window scope processes at once (larger windows use blocks of ``window``)."""
+
+
+@register_scope("window", options=("window",))
+def window_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float, window: int) -> Tensor:
+    """Element ``i`` attends to the real elements ``j`` with ``|i - j| <= window`` (and always to itself).
+
+    Exact and linear in ``N``: queries are cut into blocks of ``b >= window`` elements, and each
+    block attends only to its own and its two neighbouring key blocks (``3b`` keys), so the
+    work is ``N * 3b`` scores instead of ``N²``. A window of at least the length equals ``full``.
+    """
+    B, H, N, d = q.shape
+    b = max(window, WINDOW_BLOCK)
+    blocks = -(-N // b)
+    tail = blocks * b - N
+
+    def split(t: Tensor) -> Tensor:  # [B, H, N, d] → [B, H, blocks, b, d]
+        return F.pad(t, (0, 0, 0, tail)).view(B, H, blocks, b, d)
+
+    def neighbourhood(t: Tensor) -> Tensor:  # [..., blocks, b, x] → [..., blocks, 3b, x]: previous, own, next block
+        padded = F.pad(t, (0, 0, 0, 0, 1, 1))
+        return torch.cat([padded[..., :-2, :, :], padded[..., 1:-1, :, :], padded[..., 2:, :, :]], dim=-2)
+
+    real = neighbourhood(F.pad(batch.mask, (0, tail)).view(B, blocks, b, 1)).squeeze(-1)  # [B, blocks, 3b]
+    query = torch.arange(b, device=q.device)[:, None]
+    key = torch.arange(3 * b, device=q.device)[None, :] - b  # key offsets relative to the query block start
+    band = (query - key).abs() <= window  # [b, 3b], the same for every block
+    # The query itself is always allowed, so padded queries past the last real key get no empty row (NaN).
+    allowed = (band & real[:, :, None, :]) | (query == key)
+    out = F.scaled_dot_product_attention(
+        split(q), neighbourhood(split(k)), neighbourhood(split(v)), attn_mask=allowed[:, None], dropout_p=dropout_p
+    )
+    return out.reshape(B, H, blocks * b, d)[:, :, :N]
+
+
+def reference_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, window: int | None = None) -> Tensor:
     """The lecture's dot-product attention, one formula per line (slow; for tests and reading).
 
     With ``q_i``, ``k_j``, ``v_j`` the rows of ``q``, ``k``, ``v`` (``[B, H, N, d]``):
     ``alpha_ij = q_i · k_j / sqrt(d)``; ``alpha'_ij = softmax_j(alpha_ij)`` over the real keys
     (``mask`` ``[B, N]``, True = real); ``b_i = sum_j alpha'_ij v_j``.
-    The ``1/sqrt(d)`` scaling is the Transformer's; the lecture omits it.
+    The ``1/sqrt(d)`` scaling is the Transformer's; the lecture omits it. With ``window``, only
+    keys ``|i - j| <= window`` count (plus ``j = i``), the band the ``window`` scope computes.
     """
+    B, H, N, _ = q.shape
     scores = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(q.shape[-1])
+    allowed = torch.ones(B, 1, N, N, dtype=torch.bool, device=q.device)
     if mask is not None:
-        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        allowed = allowed & mask[:, None, None, :]
+    if window is not None:
+        positions = torch.arange(N, device=q.device)
+        offsets = positions[:, None] - positions[None, :]
+        allowed = (allowed & (offsets.abs() <= window)) | (offsets == 0)
+    scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return torch.einsum("bhij,bhjd->bhid", weights, v)
 

@@ -64,7 +64,60 @@ def test_padded_keys_get_no_attention():
     torch.testing.assert_close(attend(q, k, v, batch), attend(q, k, changed_v, batch))
 
 
+WINDOW_CASES = [(37, 4), (100, 7), (50, 20), (5, 8), (64, 64), (1, 3)]
+"""(length, window): several blocks, odd lengths, a window larger than a block, longer than the sequence."""
+
+
+def padded_lengths(n: int) -> list[int]:
+    return [n, max(1, n - 3), max(1, n // 2)]
+
+
+@pytest.mark.parametrize(("n", "window"), WINDOW_CASES)
+def test_window_scope_equals_the_band_masked_reference(n, window):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, B, H, n, D // H, dtype=torch.float64).unbind(0)
+    mask = padded_mask(padded_lengths(n), n)
+    ours = attend(q, k, v, vector_set(torch.zeros(B, n, D), mask), scope="window", window=window)
+    expected = reference_attention(q, k, v, mask, window=window)
+    torch.testing.assert_close(ours[mask.unsqueeze(1).expand(-1, H, -1)], expected[mask.unsqueeze(1).expand(-1, H, -1)], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("n", "window"), WINDOW_CASES)
+def test_window_scope_gradients_equal_the_band_masked_reference(n, window):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(B, H, n, D // H, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    mask = padded_mask(padded_lengths(n), n)
+    weight = torch.randn(B, H, n, D // H, dtype=torch.float64) * mask[:, None, :, None]  # padded rows carry no loss
+    ours = attend(q, k, v, vector_set(torch.zeros(B, n, D), mask), scope="window", window=window)
+    expected = reference_attention(q, k, v, mask, window=window)
+    for got, want in zip(torch.autograd.grad((ours * weight).sum(), (q, k, v)), torch.autograd.grad((expected * weight).sum(), (q, k, v))):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_a_window_covering_the_sequence_equals_full_attention():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, B, H, N, D // H).unbind(0)
+    batch = vector_set(torch.zeros(B, N, D), padded_mask([N, 4, 1]))
+    torch.testing.assert_close(
+        attend(q, k, v, batch, scope="window", window=N)[batch.mask.unsqueeze(1).expand(-1, H, -1)],
+        attend(q, k, v, batch, scope="full")[batch.mask.unsqueeze(1).expand(-1, H, -1)],
+        atol=1e-5, rtol=1e-5,
+    )
+
+
+def test_window_scope_gives_padded_queries_finite_outputs():
+    q, k, v = torch.randn(3, 1, 1, 80, 4).unbind(0)
+    out = attend(q, k, v, vector_set(torch.zeros(1, 80, 4), padded_mask([3], 80)), scope="window", window=2)
+    assert torch.isfinite(out).all()
+
+
+def test_scopes_receive_only_the_options_they_declare():
+    q = torch.randn(1, 1, N, 4)
+    batch = vector_set(torch.zeros(1, N, 4), padded_mask([N], N))
+    torch.testing.assert_close(attend(q, q, q, batch, scope="full", window=2), attend(q, q, q, batch, scope="full"))
+
+
 def test_unknown_scope_names_the_available_ones():
     q = torch.zeros(1, 1, 2, 4)
-    with pytest.raises(ValueError, match="unknown attention scope 'nope'; available: full"):
+    with pytest.raises(ValueError, match="unknown attention scope 'nope'; available: full, window"):
         attend(q, q, q, vector_set(torch.zeros(1, 2, 4), padded_mask([2], 2)), scope="nope")

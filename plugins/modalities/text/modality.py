@@ -150,7 +150,7 @@ class TextModality(Modality):
             layout=Layout.SEQUENCE,
             target=Target.ELEMENT,
             num_classes=len(UPOS),
-            scopes=("full",),
+            scopes=("full", "window"),
             max_positions=self.max_length,
             element="token",
             subsets=SUBSETS,

@@ -1,0 +1,157 @@
+"""Window attention against SDPA with a dense band mask and against full SDPA, as the length grows.
+
+Prints one JSON document: for every (length, method, pass) the median time over repetitions
+after a warm-up and the peak memory, plus the ratios the speech issue targets (band-masked
+SDPA time / window time at 16k frames, and the window scope's growth exponent from 4k to 64k).
+Each measurement runs in a fresh subprocess so its peak memory is its own. Settings whose
+predicted time exceeds ``--budget`` seconds (from the quadratic growth of the dense methods)
+are skipped and listed with the reason.
+
+    python benchmarks/window_attention.py                 # B=8, 4 heads, head dim 32, w=64
+    python benchmarks/window_attention.py --lengths 1024 4096 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+METHODS = ("window", "band_sdpa", "full_sdpa")
+PASSES = ("forward", "forward_backward")
+
+
+def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
+    """Runs in a child process: median seconds over ``args.repeats`` after one warm-up, and peak memory."""
+    import resource
+
+    import torch
+    import torch.nn.functional as F
+
+    from framework.attention import attend
+    from framework.batch import VectorSet
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    B, H, d, w = args.batch, args.heads, args.head_dim, args.window
+    q, k, v = (torch.randn(B, H, length, d, device=device, requires_grad=mode == "forward_backward") for _ in range(3))
+    mask = torch.ones(B, length, dtype=torch.bool, device=device)
+    batch = VectorSet(x=q, mask=mask, y=mask)
+    if method == "band_sdpa":
+        positions = torch.arange(length, device=device)
+        band = (positions[:, None] - positions[None, :]).abs() <= w
+
+    def step() -> None:
+        if method == "window":
+            out = attend(q, k, v, batch, scope="window", window=w)
+        elif method == "band_sdpa":
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=band)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
+        if mode == "forward_backward":
+            out.sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    step()  # warm-up
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"seconds": statistics.median(times), "peak_extra_mb": round((after - before) / 2**20, 1)}
+
+
+def child(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh interpreter (peak memory per process), or the reason it failed."""
+    command = [sys.executable, __file__, "--child", method, str(length), mode, *forwarded(args)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"skipped": f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'killed'}"}
+    return json.loads(done.stdout)
+
+
+def forwarded(args: argparse.Namespace) -> list[str]:
+    return [
+        "--batch", str(args.batch), "--heads", str(args.heads), "--head-dim", str(args.head_dim),
+        "--window", str(args.window), "--repeats", str(args.repeats), "--device", args.device,
+    ]
+
+
+def growth_exponent(times: dict[int, float]) -> float | None:
+    """Slope of log(time) against log(length) between the shortest and longest measured lengths."""
+    if len(times) < 2:
+        return None
+    (n0, t0), (n1, t1) = min(times.items()), max(times.items())
+    return round(math.log(t1 / t0) / math.log(n1 / n0), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--head-dim", type=int, default=32)
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=120.0, help="skip a setting predicted to take longer (s)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--child", nargs=3, metavar=("METHOD", "LENGTH", "PASS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        method, length, mode = args.child
+        print(json.dumps(measure(method, int(length), mode, args)))
+        return
+
+    import torch
+
+    rows, last = [], {}
+    for length in sorted(args.lengths):
+        for method in METHODS:
+            for mode in PASSES:
+                previous = last.get((method, mode))
+                row = {"length": length, "method": method, "pass": mode}
+                # Dense methods grow with the square of the length; predict before spending the time.
+                exponent = 1 if method == "window" else 2
+                predicted = previous and previous[1] * (length / previous[0]) ** exponent * (args.repeats + 1)
+                if predicted and predicted > args.budget:
+                    row["skipped"] = f"predicted {predicted:.0f} s > budget {args.budget:.0f} s"
+                else:
+                    row |= child(method, length, mode, args)
+                    if "seconds" in row:
+                        last[(method, mode)] = (length, row["seconds"])
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+
+    def seconds(method: str, mode: str) -> dict[int, float]:
+        return {r["length"]: r["seconds"] for r in rows if r["method"] == method and r["pass"] == mode and "seconds" in r}
+
+    window, band = seconds("window", "forward_backward"), seconds("band_sdpa", "forward_backward")
+    ratios = {n: round(band[n] / window[n], 2) for n in window if n in band}
+    window_long = {n: t for n, t in window.items() if n >= 4096}
+    report = {
+        "benchmark": "window_attention",
+        "settings": {k: getattr(args, k) for k in ("batch", "heads", "head_dim", "window", "repeats", "device")},
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "rows": rows,
+        "band_sdpa_over_window_forward_backward": ratios,
+        "window_growth_exponent_4k_to_longest": growth_exponent(window_long),
+        "targets": {"band_sdpa_over_window_at_16k": ">= 15", "window_growth_exponent_4k_to_64k": "<= 1.1"},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
