@@ -6,6 +6,9 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,16 @@ def shared_data_stays_untouched():
     yield
     after = _fingerprint(DATA_DIR) if DATA_DIR.is_dir() else {}
     assert after == before, f"tests modified {DATA_DIR}"
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A local HTTP server over ``tmp_path/served``: downloads go through real HTTP, with no network."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        handler.log_message = lambda *args: None
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
+        server.shutdown()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -72,19 +69,6 @@ def test_a_truncated_ewt_file_is_refused_naming_the_file(tmp_path):
     dev.write_bytes((EWT / dev.name).read_bytes()[:100_000])
     with pytest.raises(DataError, match=r"en_ewt-ud-dev.conllu is corrupt or truncated \(checksum differs"):
         ud_ewt.load(folder.parent, tmp_path / "cache")
-
-
-@pytest.fixture
-def served(tmp_path: Path):
-    """A local HTTP server over ``tmp_path/served``: downloads go through real HTTP, with no network."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        handler.log_message = lambda *args: None
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-        server.shutdown()
 
 
 def test_a_verified_download_lands_in_the_data_folder(tmp_path, served):

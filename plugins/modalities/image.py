@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from framework.batch import VectorSet
 from framework.atomic import write_atomic
 from framework.download import fetch
+from framework.embedding import StandardizedProjection
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
@@ -81,19 +82,6 @@ class ImageSets(Dataset):
 
     def __getitem__(self, i: int) -> VectorSet:
         return self.__getitems__([i])
-
-
-class PixelEmbedding(nn.Module):
-    """Standardises each element feature with training-set statistics, then projects it to ``dim``."""
-
-    def __init__(self, mean: Tensor, std: Tensor, dim: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-        self.proj = nn.Linear(mean.numel(), dim)
-
-    def forward(self, batch: VectorSet) -> Tensor:
-        return self.proj((batch.x - self.mean) / self.std)
 
 
 class ImageModality(Modality):
@@ -173,8 +161,7 @@ class ImageModality(Modality):
         self.splits = {split: self._sets(*part) for split, part in parts.items()}
 
     def input_encoder(self, dim: int) -> nn.Module:
-        features = self.splits["train"].x.float()
-        return PixelEmbedding(features.mean(dim=(0, 1)), features.std(dim=(0, 1)).clamp_min(1e-6), dim)
+        return StandardizedProjection.fit(self.splits["train"].x, dim)
 
     def _sets(self, images: np.ndarray, labels: np.ndarray) -> ImageSets:
         x = to_patches(torch.from_numpy(np.ascontiguousarray(images)), self.patch)

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
 
-from framework.batch import IGNORE_INDEX, VectorSet
 from framework.errors import ConfigError, one_of, require
 from framework.modality import Modality
+from framework.sequences import SequenceSets
 from framework.spec import Layout, ModalitySpec, Target
 from plugins.modalities.text import ambiguity, ud_ewt
 from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence
@@ -24,41 +23,18 @@ SUBSETS = ("ambiguous", "unknown")
 TAG_IDS = {tag: i for i, tag in enumerate(UPOS)}
 
 
-class TaggedSets(Dataset):
-    """Encoded sentences held as flat tensors; yields padded batches.
+class TaggedSets(SequenceSets):
+    """Encoded sentences: ``x`` is ``[T, 1 + C]`` (word id, then character ids), ``y`` the tag ids.
 
-    Args:
-        tokens: ``[T, 1 + C]`` every word of every sentence: its word id, then its character ids.
-        tags: ``[T]`` tag ids.
-        subsets: ``[T, S]`` membership in the scored subsets.
-        lengths: ``[M]`` words per sentence, in order.
+    A batch keeps only as many character columns as its longest word needs.
     """
 
     def __init__(self, tokens: Tensor, tags: Tensor, subsets: Tensor, lengths: Tensor) -> None:
-        self.tokens, self.tags, self.subsets, self.lengths = tokens, tags, subsets, lengths
-        self.starts = torch.cumsum(lengths, 0) - lengths
+        super().__init__(tokens, lengths, tags, Target.ELEMENT, subsets)
         self.chars = (tokens[:, 1:] != PAD).sum(dim=1)
 
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def __getitems__(self, indices: list[int]) -> VectorSet:
-        index = torch.as_tensor(indices)
-        lengths = self.lengths[index]
-        positions = torch.arange(int(lengths.max()))
-        mask = positions < lengths[:, None]
-        flat = torch.where(mask, self.starts[index, None] + positions, 0)
-        chars = int(self.chars[flat[mask]].max())
-        return VectorSet(
-            x=self.tokens[flat, : 1 + chars].masked_fill(~mask[..., None], PAD),
-            mask=mask,
-            y=self.tags[flat].masked_fill(~mask, IGNORE_INDEX),
-            pos=positions.expand(len(index), -1),
-            subsets=self.subsets[flat] & mask[..., None],
-        )
-
-    def __getitem__(self, i: int) -> VectorSet:
-        return self.__getitems__([i])
+    def features(self, flat: Tensor, mask: Tensor) -> Tensor:
+        return self.x[flat, : 1 + int(self.chars[flat[mask]].max())]
 
 
 def encode(sentences: Sequence[TaggedSentence], vocabulary: Vocabulary, ambiguous: frozenset[str], max_word_chars: int) -> TaggedSets:
