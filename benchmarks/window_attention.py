@@ -3,7 +3,8 @@
 Prints one JSON document: for every (length, method, pass) the median time over repetitions
 after a warm-up and the peak memory, plus the ratios the speech issue targets (band-masked
 SDPA time / window time at 16k frames, and the window scope's growth exponent from 4k to 64k).
-Each measurement runs in a fresh subprocess so its peak memory is its own. Settings whose
+Each measurement runs in a fresh subprocess; peak memory is the rise of the resident-set peak
+(Linux, reset just before the first step) on CPU and of ``max_memory_allocated`` on a GPU. Settings whose
 predicted time exceeds ``--budget`` seconds (from the quadratic growth of the dense methods)
 are skipped and listed with the reason.
 
@@ -31,8 +32,6 @@ PASSES = ("forward", "forward_backward")
 
 def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
     """Runs in a child process: median seconds over ``args.repeats`` after one warm-up, and peak memory."""
-    import resource
-
     import torch
     import torch.nn.functional as F
 
@@ -63,15 +62,29 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
     step()  # warm-up
     times = []
     for _ in range(args.repeats):
         started = time.perf_counter()
         step()
         times.append(time.perf_counter() - started)
-    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
     return {"seconds": statistics.median(times), "peak_extra_mb": round((after - before) / 2**20, 1)}
+
+
+def rss_kb(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (resident peak) of this process, from ``/proc/self/status``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Resets the process's resident-memory peak to its current size (Linux ``clear_refs``) and returns it in bytes."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return rss_kb("VmRSS") * 1024
 
 
 def child(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
