@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 
@@ -138,11 +139,9 @@ class SpeechModality(Modality):
         except Exception as error:  # noqa: BLE001 - an unreadable cache is rebuilt, never trusted
             log.warning("cached features %s are unreadable (%s); rebuilding them", path, error)
         splits = self._compute(recordings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.build")
-        torch.save({"settings": settings, "splits": splits}, staging)
-        write_atomic(path, staging.read_bytes())
-        staging.unlink()
+        buffer = io.BytesIO()
+        torch.save({"settings": settings, "splits": splits}, buffer)
+        write_atomic(path, buffer.getvalue())
         return splits
 
     def _compute(self, recordings: list[fsdd.Recording]) -> dict[str, Arrays]:
