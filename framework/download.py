@@ -16,10 +16,21 @@ def file_digest(path: Path, algorithm: str) -> str:
         return hashlib.file_digest(f, algorithm).hexdigest()
 
 
+_VERIFIED: set[tuple[str, int, int, str]] = set()
+"""(path, size, mtime, checksum) of files already verified in this process, so a run hashes each file once."""
+
+
 def verified(path: Path, checksum: str) -> bool:
     """Whether ``path`` matches ``checksum``, written ``algorithm:hexdigest`` (``sha256:3fb7…``)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, checksum)
+    if key in _VERIFIED:
+        return True
     algorithm, _, expected = checksum.partition(":")
-    return file_digest(path, algorithm) == expected
+    if file_digest(path, algorithm) != expected:
+        return False
+    _VERIFIED.add(key)
+    return True
 
 
 def fetch(path: Path, urls: Sequence[str], checksum: str) -> Path:

@@ -134,7 +134,7 @@ class TextModality(Modality):
 
     def prepare_data(self) -> None:
         if self.dataset == "ud_ewt":
-            ud_ewt.load(self.data_dir, self.cache_dir)
+            ud_ewt.files(self.data_dir)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

@@ -20,17 +20,21 @@ FILES = {
 """The official splits (dev is our validation split): file name and checksum."""
 
 
+def files(data_dir: Path) -> dict[str, Path]:
+    """The three split files in ``data_dir/ud_english_ewt``, downloaded if absent and checked against their checksums."""
+    return {split: fetch(data_dir / FOLDER / name, [URL + name], checksum) for split, (name, checksum) in FILES.items()}
+
+
 def load(data_dir: Path, cache_dir: Path) -> dict[str, list[TaggedSentence]]:
-    """The three splits, downloaded into ``data_dir/ud_english_ewt`` if absent and checked against their checksums.
+    """The three splits' sentences (see :func:`files`).
 
     Parsing the 14 MB training file takes seconds, so each parsed split is cached under
     ``cache_dir`` keyed by its checksum; a cache that cannot be read is rebuilt.
     """
-    splits = {}
-    for split, (name, checksum) in FILES.items():
-        path = fetch(data_dir / FOLDER / name, [URL + name], checksum)
-        splits[split] = _cached(path, cache_dir / FOLDER / f"{name}.{checksum.split(':')[1][:16]}.json")
-    return splits
+    return {
+        split: _cached(path, cache_dir / FOLDER / f"{path.name}.{FILES[split][1].split(':')[1][:16]}.json")
+        for split, path in files(data_dir).items()
+    }
 
 
 def _cached(path: Path, cache: Path) -> list[TaggedSentence]:
