@@ -3,7 +3,8 @@
 ``attend`` dispatches on the attention *scope* (which keys each query may see). Each scope is
 registered with :func:`register_scope` and uses the implementation that fits it; ``full`` is
 ``torch.nn.functional.scaled_dot_product_attention`` with a key-padding mask, ``window`` is an
-exact sliding window computed block by block in time and memory linear in the length.
+exact sliding window computed block by block in time and memory linear in the length, ``graph``
+scores only the pairs joined by an edge, in time and memory linear in the number of edges.
 :func:`reference_attention` spells out the lecture's formulas step by step for tests and teaching.
 """
 
@@ -22,13 +23,19 @@ ScopeFn = Callable[..., Tensor]
 """``fn(q, k, v, batch, dropout_p, **options) -> out``, all of q, k, v, out ``[B, H, N, d]``."""
 
 _SCOPES: dict[str, tuple[ScopeFn, tuple[str, ...]]] = {}
+_EDGE_SCOPES: set[str] = set()
 
 
-def register_scope(name: str, options: tuple[str, ...] = ()) -> Callable[[ScopeFn], ScopeFn]:
-    """Registers an attention scope implementation under ``name``; it receives the listed keyword ``options``."""
+def register_scope(name: str, options: tuple[str, ...] = (), needs_edges: bool = False) -> Callable[[ScopeFn], ScopeFn]:
+    """Registers an attention scope implementation under ``name``.
+
+    It receives the listed keyword ``options``; ``needs_edges`` says that it reads the batch's ``edge_index``.
+    """
 
     def decorator(fn: ScopeFn) -> ScopeFn:
         _SCOPES[name] = (fn, options)
+        if needs_edges:
+            _EDGE_SCOPES.add(name)
         return fn
 
     return decorator
@@ -37,6 +44,11 @@ def register_scope(name: str, options: tuple[str, ...] = ()) -> Callable[[ScopeF
 def available_scopes() -> tuple[str, ...]:
     """Names of the registered attention scopes."""
     return tuple(sorted(_SCOPES))
+
+
+def scope_needs_edges(scope: str) -> bool:
+    """Whether ``scope`` attends along the batch's edges (so the modality must provide them)."""
+    return scope in _EDGE_SCOPES
 
 
 def attend(
@@ -105,14 +117,41 @@ def window_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_
     return out.reshape(B, H, blocks * b, d)[:, :, :N]
 
 
-def reference_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, window: int | None = None) -> Tensor:
+@register_scope("graph", needs_edges=True)
+def graph_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float) -> Tensor:
+    """Element ``i`` attends to the sources ``j`` of its incoming edges ``j → i`` and to itself.
+
+    Sparse, as a GNN computes it: one score per edge, a softmax over each target's edges,
+    a weighted sum of the source values; never an ``N × N`` matrix. Padded elements have
+    no edges and attend only to themselves. ``batch.edge_index`` must hold each pair once and
+    no self-loops (see :class:`~framework.batch.VectorSet`).
+    """
+    from torch_geometric.utils import softmax  # imported here: PyG costs seconds to import, and only graphs need it
+
+    B, H, N, d = q.shape
+    if batch.edge_index is None:
+        raise ValueError("the graph scope needs a batch with edge_index")
+    nodes = torch.arange(B * N, device=q.device)
+    source = torch.cat([batch.edge_index[0], nodes])
+    target = torch.cat([batch.edge_index[1], nodes])
+    q, k, v = (t.transpose(1, 2).reshape(B * N, H, d) for t in (q, k, v))
+    scores = (q.index_select(0, target) * k.index_select(0, source)).sum(-1) / math.sqrt(d)  # [E, H]
+    weights = F.dropout(softmax(scores, target, num_nodes=B * N), dropout_p, training=dropout_p > 0)
+    out = torch.zeros_like(v).index_add_(0, target, v.index_select(0, source) * weights.unsqueeze(-1))
+    return out.view(B, N, H, d).transpose(1, 2)
+
+
+def reference_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, window: int | None = None, edge_index: Tensor | None = None
+) -> Tensor:
     """The lecture's dot-product attention, one formula per line (slow; for tests and reading).
 
     With ``q_i``, ``k_j``, ``v_j`` the rows of ``q``, ``k``, ``v`` (``[B, H, N, d]``):
     ``alpha_ij = q_i · k_j / sqrt(d)``; ``alpha'_ij = softmax_j(alpha_ij)`` over the real keys
     (``mask`` ``[B, N]``, True = real); ``b_i = sum_j alpha'_ij v_j``.
     The ``1/sqrt(d)`` scaling is the Transformer's; the lecture omits it. With ``window``, only
-    keys ``|i - j| <= window`` count (plus ``j = i``), the band the ``window`` scope computes.
+    keys ``|i - j| <= window`` count (plus ``j = i``), the band the ``window`` scope computes. With
+    ``edge_index`` (over flattened ``b * N + i``), only the sources of ``i``'s edges count (plus ``j = i``).
     """
     B, H, N, _ = q.shape
     scores = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(q.shape[-1])
@@ -123,6 +162,12 @@ def reference_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = N
         positions = torch.arange(N, device=q.device)
         offsets = positions[:, None] - positions[None, :]
         allowed = (allowed & (offsets.abs() <= window)) | (offsets == 0)
+    if edge_index is not None:
+        itself = torch.eye(N, dtype=torch.bool, device=q.device)
+        adjacency = itself.repeat(B, 1, 1)
+        source, target = edge_index
+        adjacency[target // N, target % N, source % N] = True
+        allowed = (allowed & adjacency[:, None]) | itself
     scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return torch.einsum("bhij,bhjd->bhid", weights, v)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from framework.batch import VectorSet
 from framework.errors import require
 from framework.spec import ModalitySpec
 
@@ -18,6 +22,11 @@ from framework.spec import ModalitySpec
 def _as_batch(batch: Any) -> Any:
     """Collate function for datasets whose ``__getitems__`` already returns a whole batch."""
     return batch
+
+
+def _with_edges(edges: Callable[[VectorSet], Tensor], batch: VectorSet) -> VectorSet:
+    """Collate function that adds the modality's natural graph to a ready batch."""
+    return replace(batch, edge_index=edges(batch))
 
 
 class Modality(pl.LightningDataModule, ABC):
@@ -30,6 +39,10 @@ class Modality(pl.LightningDataModule, ABC):
     Subclasses fill ``self.splits`` (``train``/``val``/``test`` datasets) in :meth:`setup`;
     each dataset should implement ``__getitems__(indices)`` returning a ready batch, so
     loading costs one vectorised call per batch rather than one Python call per element.
+
+    A modality whose data is not a graph may still offer its natural graph (a chain of words,
+    a grid of pixels): it sets ``spec.has_edges`` and implements :meth:`edges`, and its batches
+    carry ``edge_index`` once the runner calls :meth:`provide_edges` for a model that reads them.
 
     Args:
         name: the modality's config name.
@@ -59,6 +72,7 @@ class Modality(pl.LightningDataModule, ABC):
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.data_dir, self.cache_dir = Path(data_dir).expanduser(), Path(cache_dir).expanduser()
         self.splits: dict[str, Dataset] = {}
+        self.edges_provided = False
 
     @property
     @abstractmethod
@@ -68,6 +82,14 @@ class Modality(pl.LightningDataModule, ABC):
     @abstractmethod
     def input_encoder(self, dim: int) -> nn.Module:
         """A module mapping a batch's raw ``x`` to ``[B, N, dim]`` vectors; called after :meth:`setup`."""
+
+    def edges(self, batch: VectorSet) -> Tensor:
+        """The natural graph over ``batch`` as ``edge_index`` (see :mod:`framework.edges`)."""
+        raise NotImplementedError(f"modality '{self.name}' has no derived edges")
+
+    def provide_edges(self) -> None:
+        """Makes every batch carry ``edge_index`` from :meth:`edges` (they cost time, so only on request)."""
+        self.edges_provided = True
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)
@@ -83,7 +105,7 @@ class Modality(pl.LightningDataModule, ABC):
             self.splits[split],
             batch_size=batch_size,
             shuffle=shuffle,
-            collate_fn=_as_batch,
+            collate_fn=partial(_with_edges, self.edges) if self.edges_provided else _as_batch,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             generator=torch.Generator().manual_seed(self.seed) if shuffle else None,

@@ -26,7 +26,9 @@ class PositionalEncoding(nn.Module):
     """Adds a position vector ``e_i`` to each element vector ``a_i``.
 
     Args:
-        kind: ``none`` (order-blind), ``sinusoidal`` (fixed) or ``learned`` (a table).
+        kind: ``none`` (order-blind), ``sinusoidal`` (fixed) or ``learned`` (a table). On a graph
+            layout the nodes have no order, so every kind adds nothing there (structure reaches a
+            model through the edges instead).
         dims: ``1d`` uses a sequence index, ``2d`` a grid (row, col) with half the width for
             each axis; ``auto`` picks ``2d`` for grid layouts and ``1d`` otherwise. A grid read
             in ``1d`` uses the raster index.
@@ -38,6 +40,8 @@ class PositionalEncoding(nn.Module):
     def __init__(self, kind: str, dims: str, dim: int, layout: Layout, max_positions: int | tuple[int, int]):
         super().__init__()
         one_of("kind", kind, KINDS)
+        if layout is Layout.GRAPH:
+            kind = "none"
         one_of("dims", dims, DIMS)
         if dims == "auto":
             dims = "2d" if layout is Layout.GRID else "1d"

@@ -99,7 +99,10 @@ def build_parts(cfg: DictConfig) -> Parts:
     modality: Modality = build(*plugin_options(cfg.modality, exclude=MODALITY_KEYS), "modality")
     spec = modality.spec
     model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
-    check_compatible(spec, model_cls.requirement(**model_options), cfg.model.name)
+    needs = model_cls.requirement(**model_options)
+    check_compatible(spec, needs, cfg.model.name)
+    if needs.needs_edges:
+        modality.provide_edges()
     encoder: Encoder = build(model_cls, model_options, "model", spec=spec)
     positional = build(
         PositionalEncoding, OmegaConf.to_container(cfg.model.positional), "model.positional",

@@ -34,7 +34,8 @@ class ModalitySpec:
         scopes: attention scopes that make sense for this data (``full``, ``window`` ...).
         max_positions: largest position, ``L`` for sequences or ``(H, W)`` for grids; sizes
             learned positional tables.
-        has_edges: whether batches carry ``edge_index``.
+        has_edges: whether batches can carry ``edge_index``: a graph's own edges, or a natural
+            graph the modality derives (:meth:`~framework.modality.Modality.edges`).
         element: what one element is (``pixel``, ``token``), for reports.
         subsets: names of element subsets scored on their own (``acc_<name>``), in the order
             of the batch's ``subsets`` columns.

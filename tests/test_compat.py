@@ -13,7 +13,7 @@ from framework.runner import run
 from framework.spec import Layout, ModalitySpec, Target
 from plugins.models.cnn import ConvEncoder
 
-GRAPH = ModalitySpec("graph", "cora", Layout.GRAPH, Target.ELEMENT, 7, scopes=("graph",), max_positions=1, has_edges=True)
+GRAPH = ModalitySpec("graph", "cora", Layout.GRAPH, Target.ELEMENT, 7, scopes=("graph", "full"), max_positions=1, has_edges=True)
 
 
 def test_a_cnn_on_a_graph_fails_naming_the_modality_the_model_and_what_is_missing():

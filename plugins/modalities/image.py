@@ -20,6 +20,7 @@ from framework.batch import VectorSet
 from framework.atomic import write_atomic
 from framework.download import fetch
 from framework.embedding import StandardizedProjection
+from framework.edges import GRID_NEIGHBOURHOODS, grid_edges
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
@@ -94,6 +95,7 @@ class ImageModality(Modality):
         val_fraction: share of the (non-test) data held out for validation, stratified.
         test_fraction: share of ``digits`` held out for testing (mnist/cifar10 use their test sets).
         attention_scope: the scope attending models use on images.
+        edge_neighbours: the derived graph joins each pixel (or patch) to its 4 or 8 grid neighbours.
         **loader: see :class:`~framework.modality.Modality`.
     """
 
@@ -106,6 +108,7 @@ class ImageModality(Modality):
         val_fraction: float,
         test_fraction: float,
         attention_scope: str,
+        edge_neighbours: int,
         **loader,
     ) -> None:
         super().__init__(name=name, **loader)
@@ -116,9 +119,10 @@ class ImageModality(Modality):
         require(0 < train_fraction <= 1, "train_fraction", train_fraction, "must be in (0, 1]")
         require(0 < val_fraction < 1, "val_fraction", val_fraction, "must be in (0, 1)")
         require(0 < test_fraction < 1, "test_fraction", test_fraction, "must be in (0, 1)")
+        one_of("edge_neighbours", edge_neighbours, GRID_NEIGHBOURHOODS)
         self.dataset, self.source, self.patch = dataset, source, patch
         self.train_fraction, self.val_fraction, self.test_fraction = train_fraction, val_fraction, test_fraction
-        self.attention_scope = attention_scope
+        self.attention_scope, self.edge_neighbours = attention_scope, edge_neighbours
         self.grid = (source.height // patch, source.width // patch)
 
     @property
@@ -129,8 +133,9 @@ class ImageModality(Modality):
             layout=Layout.GRID,
             target=Target.SET,
             num_classes=self.source.num_classes,
-            scopes=("full",),
+            scopes=("full", "graph"),
             max_positions=self.grid,
+            has_edges=True,
             element="pixel" if self.patch == 1 else "patch",
         )
 
@@ -159,6 +164,10 @@ class ImageModality(Modality):
             train, _ = self._stratified_split(labels[train], 1 - self.train_fraction, train)
         parts = {"train": (images[train], labels[train]), "val": (images[val], labels[val]), "test": pools["test"]}
         self.splits = {split: self._sets(*part) for split, part in parts.items()}
+
+    def edges(self, batch: VectorSet) -> Tensor:
+        """Each pixel (or patch) joined to its 4 or 8 neighbours on the grid."""
+        return grid_edges(batch.mask, self.grid, self.edge_neighbours)
 
     def input_encoder(self, dim: int) -> nn.Module:
         return StandardizedProjection.fit(self.splits["train"].x, dim)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from framework.attention import MultiHeadSelfAttention
+from framework.attention import MultiHeadSelfAttention, scope_needs_edges
 from framework.batch import VectorSet
 from framework.encoder import Encoder
 from framework.errors import one_of, require
@@ -42,9 +42,10 @@ class AttentionEncoder(Encoder):
         heads: attention heads; must divide ``dim``.
         ff_mult: feed-forward hidden width as a multiple of ``dim``.
         dropout: dropout on attention weights and residual branches.
-        scope: which elements each element attends to (``full``, ``window``; see ``framework.attention``).
+        scope: which elements each element attends to (``full``, ``window``, ``graph``; see ``framework.attention``).
         window: with ``scope=window``, each element attends to the elements within ``±window``.
-        pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token.
+        pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token (``full`` scope only:
+            the token has no position and no edges, so only full attention reaches every element).
     """
 
     requires = ModelRequirement(layouts=frozenset(Layout))
@@ -61,6 +62,7 @@ class AttentionEncoder(Encoder):
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         require(window >= 1, "window", window, "must be 1 or more (elements on each side)")
         one_of("pool", pool, ("mean", "cls"))
+        require(pool == "mean" or scope == "full", "pool", pool, f"cls needs scope=full (the token reaches no element under scope={scope}); use pool=mean")
         super().__init__(spec, dim)
         self.pool = pool
         self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ff_mult, dropout, scope, window) for _ in range(layers))
@@ -69,7 +71,7 @@ class AttentionEncoder(Encoder):
 
     @classmethod
     def requirement(cls, scope: str, **options: object) -> ModelRequirement:
-        return replace(cls.requires, scope=scope)
+        return replace(cls.requires, scope=scope, needs_edges=scope_needs_edges(scope))
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         for block in self.blocks:

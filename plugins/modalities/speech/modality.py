@@ -13,6 +13,8 @@ from torch import Tensor, nn
 
 from framework.atomic import write_atomic
 from framework.embedding import StandardizedProjection
+from framework.batch import VectorSet
+from framework.edges import band_edges
 from framework.errors import ConfigError, one_of, require
 from framework.modality import Modality
 from framework.sequences import SequenceSets
@@ -47,7 +49,8 @@ class SpeechModality(Modality):
         noise: ``frames`` only: standard deviation of the background noise (full scale = 1).
         max_frames: longest sequence accepted; also sizes learned position tables.
         data_seed: fixes how recordings are grouped into connected examples.
-        attention_scope: the scope attending models use on speech (``window`` or ``full``).
+        attention_scope: the scope attending models use on speech (``window``, ``full`` or ``graph``).
+        edge_window: the derived graph joins each frame to the frames within ``±edge_window``.
         **loader: see :class:`~framework.modality.Modality`.
     """
 
@@ -67,6 +70,7 @@ class SpeechModality(Modality):
         max_frames: int,
         data_seed: int,
         attention_scope: str,
+        edge_window: int,
         **loader,
     ) -> None:
         super().__init__(name=name, **loader)
@@ -79,9 +83,11 @@ class SpeechModality(Modality):
         require(0 <= min_gap_s <= max_gap_s, "min_gap_s", min_gap_s, f"must be between 0 and max_gap_s={max_gap_s}")
         require(noise >= 0, "noise", noise, "must be 0 or more")
         require(max_frames > 0, "max_frames", max_frames, "must be a positive integer")
+        require(edge_window >= 1, "edge_window", edge_window, "must be 1 or more (frames on each side)")
         self.dataset, self.task, self.bands, self.normalise, self.trim_db = dataset, task, bands, normalise, trim_db
         self.min_digits, self.max_digits, self.min_gap_s, self.max_gap_s = min_digits, max_digits, min_gap_s, max_gap_s
         self.noise, self.max_frames, self.data_seed, self.attention_scope = noise, max_frames, data_seed, attention_scope
+        self.edge_window = edge_window
 
     @property
     def spec(self) -> ModalitySpec:
@@ -92,8 +98,9 @@ class SpeechModality(Modality):
             layout=Layout.SEQUENCE,
             target=Target.ELEMENT if frames else Target.SET,
             num_classes=SILENCE + 1 if frames else 10,
-            scopes=("full", "window"),
+            scopes=("full", "window", "graph"),
             max_positions=self.max_frames,
+            has_edges=True,
             element="frame",
         )
 
@@ -109,6 +116,10 @@ class SpeechModality(Modality):
             raise ConfigError("max_frames", self.max_frames, f"is shorter than the longest sequence ({longest} frames); raise it")
         target = self.spec.target
         self.splits = {split: SequenceSets(a["x"], a["lengths"], a["y"], target) for split, a in arrays.items()}
+
+    def edges(self, batch: VectorSet) -> Tensor:
+        """Each frame joined to the frames within ``±edge_window`` (the band the window scope attends over)."""
+        return band_edges(batch.mask, self.edge_window)
 
     def input_encoder(self, dim: int) -> nn.Module:
         return StandardizedProjection.fit(self.splits["train"].x, dim)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from framework.batch import VectorSet
+from framework.edges import band_edges
 from framework.errors import ConfigError, one_of, require
 from framework.modality import Modality
 from framework.sequences import SequenceSets
@@ -72,6 +74,7 @@ class TextModality(Modality):
         sentences: ``ambiguity`` only: training sentences; validation and test get a quarter each.
         data_seed: ``ambiguity`` only: fixes the generated sentences (independent of the training seed).
         attention_scope: the scope attending models use on text.
+        edge_window: the derived graph joins each word to the words within ``±edge_window`` (1 = the chain).
         **loader: see :class:`~framework.modality.Modality`.
     """
 
@@ -93,6 +96,7 @@ class TextModality(Modality):
         sentences: int,
         data_seed: int,
         attention_scope: str,
+        edge_window: int,
         **loader,
     ) -> None:
         super().__init__(name=name, **loader)
@@ -108,6 +112,7 @@ class TextModality(Modality):
         require(distance >= 1, "distance", distance, "must be 1 or more")
         require(max_clauses >= 1, "max_clauses", max_clauses, "must be 1 or more")
         require(sentences >= 4, "sentences", sentences, "must be 4 or more")
+        require(edge_window >= 1, "edge_window", edge_window, "must be 1 or more (words on each side)")
         if dataset == "ambiguity":
             longest = ambiguity.max_sentence_length(distance, max_clauses)
             require(longest <= max_length, "max_length", max_length, f"is shorter than the longest generated sentence ({longest} words); raise it")
@@ -115,7 +120,7 @@ class TextModality(Modality):
         self.min_freq, self.lowercase, self.word_dropout = min_freq, lowercase, word_dropout
         self.word_dim, self.char_dim, self.char_channels, self.max_word_chars = word_dim, char_dim, char_channels, max_word_chars
         self.distance, self.max_clauses, self.sentences, self.data_seed = distance, max_clauses, sentences, data_seed
-        self.attention_scope = attention_scope
+        self.attention_scope, self.edge_window = attention_scope, edge_window
         self.vocabulary: Vocabulary | None = None
 
     @property
@@ -126,8 +131,9 @@ class TextModality(Modality):
             layout=Layout.SEQUENCE,
             target=Target.ELEMENT,
             num_classes=len(UPOS),
-            scopes=("full", "window"),
+            scopes=("full", "window", "graph"),
             max_positions=self.max_length,
+            has_edges=True,
             element="token",
             subsets=SUBSETS,
         )
@@ -150,6 +156,10 @@ class TextModality(Modality):
         self.vocabulary = Vocabulary.build(sentences["train"], self.min_freq, self.lowercase)
         ambiguous = ambiguous_forms(sentences["train"], self.vocabulary)
         self.splits = {split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()}
+
+    def edges(self, batch: VectorSet) -> Tensor:
+        """Each word joined to its neighbours within ``±edge_window`` in the sentence."""
+        return band_edges(batch.mask, self.edge_window)
 
     def input_encoder(self, dim: int) -> nn.Module:
         return TokenEmbedding(

@@ -1,0 +1,65 @@
+"""Natural graphs over padded batches: a band over sequences, the pixel grid over images.
+
+Every function returns ``edge_index`` ``[2, E]`` (source, target) over the batch's flattened
+``b * N + i`` element indices, joining real elements only, each directed pair once and no
+self-loops (the contract of :attr:`framework.batch.VectorSet.edge_index`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+GRID_NEIGHBOURHOODS = (4, 8)
+
+
+def _offset_edges(mask: Tensor, offsets: Tensor, targets_allowed: Tensor | None = None) -> Tensor:
+    """Edges ``i + o → i`` between real elements of one set, for every flattened offset ``o`` in ``offsets``.
+
+    ``mask`` ``[B, N]``; ``targets_allowed`` ``[N]`` optionally limits which positions may be targets.
+    """
+    B, N = mask.shape
+    is_target = mask if targets_allowed is None else mask & targets_allowed
+    targets = torch.arange(B * N, device=mask.device)[is_target.flatten()]  # [T]
+    sources = targets[:, None] + offsets[None, :]  # [T, O]
+    inside = (sources >= 0) & (sources < B * N)
+    inside &= mask.flatten()[sources.clamp(0, B * N - 1)]
+    inside &= sources.clamp(0, B * N - 1) // N == targets[:, None] // N  # never into another set
+    target_index = targets[:, None].expand_as(sources)
+    return torch.stack([sources[inside], target_index[inside]])
+
+
+def band_edges(mask: Tensor, width: int) -> Tensor:
+    """Each element of a sequence joined to the real elements within ``±width`` (``width=1``: a chain)."""
+    if width < 1:
+        raise ValueError(f"band width must be 1 or more, got {width}")
+    steps = torch.arange(1, width + 1, device=mask.device)
+    return _offset_edges(mask, torch.cat([-steps.flip(0), steps]))
+
+
+def grid_edges(mask: Tensor, grid: tuple[int, int], neighbours: int) -> Tensor:
+    """Each pixel of an ``H×W`` raster joined to its 4 (edge-sharing) or 8 (also corner-sharing) neighbours."""
+    if neighbours not in GRID_NEIGHBOURHOODS:
+        raise ValueError(f"grid neighbourhood must be one of {GRID_NEIGHBOURHOODS}, got {neighbours}")
+    height, width = grid
+    steps = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
+    if neighbours == 4:
+        steps = [(dr, dc) for dr, dc in steps if dr == 0 or dc == 0]
+    B, N = mask.shape
+    rows = torch.arange(N, device=mask.device) // width
+    cols = torch.arange(N, device=mask.device) % width
+    edges = []
+    for dr, dc in steps:
+        # A raster offset would wrap around a row's end; pixels whose neighbour is off the image take no edge.
+        on_image = (rows + dr >= 0) & (rows + dr < height) & (cols + dc >= 0) & (cols + dc < width)
+        offset = torch.tensor([dr * width + dc], device=mask.device)
+        edges.append(_offset_edges(mask, offset, on_image))
+    return torch.cat(edges, dim=1)
+
+
+def normalize_edges(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Drops self-loops and repeated pairs, so that no pair counts twice; sorted by target then source."""
+    source, target = edge_index
+    keep = source != target
+    key = torch.unique(target[keep] * num_nodes + source[keep])
+    return torch.stack([key % num_nodes, key // num_nodes])

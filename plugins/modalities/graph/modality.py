@@ -1,0 +1,143 @@
+"""Transductive node classification: the whole graph is one vector set, split masks pick the labels."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from framework.batch import IGNORE_INDEX, VectorSet
+from framework.edges import normalize_edges
+from framework.errors import DataError, one_of, require
+from framework.modality import Modality
+from framework.spec import Layout, ModalitySpec, Target
+from plugins.modalities.graph import planetoid
+from plugins.modalities.graph.sbm import generate as generate_sbm
+
+DATASETS = (*planetoid.NAMES, "sbm")
+SBM_KEYS = tuple(key for key in inspect.signature(generate_sbm).parameters if key != "seed")
+CLASSES = {"cora": 7, "citeseer": 6, "pubmed": 3}
+
+
+class GraphSplit(Dataset):
+    """The one graph, with the labels of one split (every other node's label is ``IGNORE_INDEX``)."""
+
+    def __init__(self, x: Tensor, edge_index: Tensor, y: Tensor, split_mask: Tensor) -> None:
+        self.batch = VectorSet(
+            x=x[None],
+            mask=torch.ones(1, len(x), dtype=torch.bool),
+            y=y.masked_fill(~split_mask, IGNORE_INDEX)[None],
+            edge_index=edge_index,
+        )
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitems__(self, indices: list[int]) -> VectorSet:
+        return self.batch
+
+
+class NodeFeatureEncoder(nn.Module):
+    """Dropout on the raw node features (sparse bag-of-words overfit fast), then a linear projection to ``dim``."""
+
+    def __init__(self, features: int, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(features, dim)
+
+    def forward(self, batch: VectorSet) -> Tensor:
+        return self.proj(self.dropout(batch.x))
+
+
+def checked(x: Tensor, y: Tensor, edge_index: Tensor, masks: dict[str, Tensor], source: str) -> Tensor:
+    """Validates a graph read from ``source`` and returns its edges without self-loops or repeats."""
+    nodes = len(x)
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= nodes):
+        raise DataError(f"{source}: edge indices must lie in [0, {nodes}), found [{int(edge_index.min())}, {int(edge_index.max())}]")
+    for split, mask in masks.items():
+        if not bool(mask.any()):
+            raise DataError(f"{source}: the {split} split has no node; the split masks are wrong")
+    if len(y) != nodes:
+        raise DataError(f"{source}: {len(y)} labels for {nodes} nodes")
+    return normalize_edges(edge_index, nodes)
+
+
+class GraphModality(Modality):
+    """Node classification on one graph: Planetoid citation networks or a generated SBM.
+
+    Args:
+        dataset: ``cora``, ``citeseer``, ``pubmed`` (public split) or ``sbm`` (generated).
+        normalize_features: scale each node's features to unit L1 norm (as GCN and GAT do on bag-of-words).
+        input_dropout: dropout on the raw node features before the projection.
+        sbm: settings of the generated graph: ``blocks``, ``block_size``, ``p_in``, ``p_out``,
+            ``features``, ``signal``, ``train_per_class``, ``val_fraction``.
+        data_seed: fixes the generated graph, independently of the training seed.
+        attention_scope: the scope attending models use on graphs (``graph`` or ``full``).
+        **loader: see :class:`~framework.modality.Modality` (the batch is always the one graph).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dataset: str,
+        normalize_features: bool,
+        input_dropout: float,
+        sbm: dict,
+        data_seed: int,
+        attention_scope: str,
+        **loader,
+    ) -> None:
+        super().__init__(name=name, batch_size=1, eval_batch_size=1, **loader)
+        one_of("dataset", dataset, DATASETS)
+        require(0 <= input_dropout < 1, "input_dropout", input_dropout, "must be in [0, 1)")
+        require(sorted(sbm) == sorted(SBM_KEYS), "sbm", sbm, f"needs exactly the keys {', '.join(SBM_KEYS)}")
+        require(sbm["blocks"] >= 2, "sbm.blocks", sbm["blocks"], "must be 2 or more")
+        require(sbm["block_size"] > sbm["train_per_class"] > 0, "sbm.train_per_class", sbm["train_per_class"], f"must be in [1, block_size={sbm['block_size']})")
+        for key in ("p_in", "p_out"):
+            require(0 <= sbm[key] <= 1, f"sbm.{key}", sbm[key], "is a probability: must be in [0, 1]")
+        require(sbm["features"] > 0, "sbm.features", sbm["features"], "must be a positive integer")
+        require(0 < sbm["val_fraction"] < 1, "sbm.val_fraction", sbm["val_fraction"], "must be in (0, 1)")
+        self.dataset, self.normalize_features, self.input_dropout = dataset, normalize_features, input_dropout
+        self.sbm_settings, self.data_seed, self.attention_scope = sbm, data_seed, attention_scope
+        self.num_features = 0
+
+    @property
+    def spec(self) -> ModalitySpec:
+        return ModalitySpec(
+            name=self.name,
+            dataset=self.dataset,
+            layout=Layout.GRAPH,
+            target=Target.ELEMENT,
+            num_classes=self.sbm_settings["blocks"] if self.dataset == "sbm" else CLASSES[self.dataset],
+            scopes=("graph", "full"),
+            max_positions=1,  # nodes have no order
+            has_edges=True,
+            element="node",
+        )
+
+    def provide_edges(self) -> None:
+        """A graph's batches always carry its own edges."""
+
+    def prepare_data(self) -> None:
+        if self.dataset != "sbm":
+            planetoid.raw_files(self.dataset, self.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        if self.dataset == "sbm":
+            data, source = generate_sbm(**self.sbm_settings, seed=self.data_seed), "generated sbm graph"
+        else:
+            data, source = planetoid.load(self.dataset, self.data_dir, self.cache_dir), f"{planetoid.NAMES[self.dataset]} in {self.data_dir / 'planetoid'}"
+        masks = {"train": data.train_mask, "val": data.val_mask, "test": data.test_mask}
+        edge_index = checked(data.x, data.y, data.edge_index, masks, source)
+        x = data.x.float()
+        if self.normalize_features:
+            x = x / x.abs().sum(dim=1, keepdim=True).clamp_min(1e-12)
+        self.num_features = x.shape[1]
+        self.splits = {split: GraphSplit(x, edge_index, data.y, mask) for split, mask in masks.items()}
+
+    def input_encoder(self, dim: int) -> nn.Module:
+        return NodeFeatureEncoder(self.num_features, dim, self.input_dropout)
