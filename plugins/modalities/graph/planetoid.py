@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def load(name: str, data_dir: Path, cache_dir: Path) -> Data:
     processed_root = cache_dir / "planetoid"
     try:
         return _CachedPlanetoid(data_dir / "planetoid", processed_root, NAMES[name])[0]
-    except (RuntimeError, EOFError, OSError):
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
         # The raw files are verified, so a failure here is an unreadable processed file: rebuild it once.
         shutil.rmtree(processed_root / NAMES[name], ignore_errors=True)
     try:
