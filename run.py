@@ -1,7 +1,12 @@
 """Attention Arena: ``python run.py modality=image model=attn`` (add ``-m`` and comma lists to sweep)."""
 
+import warnings
+
 import hydra
 from omegaconf import DictConfig
+
+# PyG's imports call torch.jit.script, which torch 2.14 deprecates; users can do nothing about it.
+warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
