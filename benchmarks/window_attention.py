@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import platform
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _harness import growth_exponent, machine, run_child, sweep, time_and_peak  # noqa: E402
 
 METHODS = ("window", "band_sdpa", "full_sdpa")
 PASSES = ("forward", "forward_backward")
@@ -57,43 +54,13 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
             out = F.scaled_dot_product_attention(q, k, v)
         if mode == "forward_backward":
             out.sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
-    step()  # warm-up
-    times = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
-    return {"seconds": statistics.median(times), "peak_extra_mb": round((after - before) / 2**20, 1)}
-
-
-def rss_kb(field: str) -> int:
-    """``VmRSS`` (resident now) or ``VmHWM`` (resident peak) of this process, from ``/proc/self/status``."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def reset_peak_rss() -> int:
-    """Resets the process's resident-memory peak to its current size (Linux ``clear_refs``) and returns it in bytes."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return rss_kb("VmRSS") * 1024
+    return time_and_peak(step, args.repeats, device)
 
 
 def child(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
     """One measurement in a fresh interpreter (peak memory per process), or the reason it failed."""
-    command = [sys.executable, __file__, "--child", method, str(length), mode, *forwarded(args)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        return {"skipped": f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'killed'}"}
-    return json.loads(done.stdout)
+    return run_child(__file__, ["--child", method, str(length), mode, *forwarded(args)])
 
 
 def forwarded(args: argparse.Namespace) -> list[str]:
@@ -101,14 +68,6 @@ def forwarded(args: argparse.Namespace) -> list[str]:
         "--batch", str(args.batch), "--heads", str(args.heads), "--head-dim", str(args.head_dim),
         "--window", str(args.window), "--repeats", str(args.repeats), "--device", args.device,
     ]
-
-
-def growth_exponent(times: dict[int, float]) -> float | None:
-    """Slope of log(time) against log(length) between the shortest and longest measured lengths."""
-    if len(times) < 2:
-        return None
-    (n0, t0), (n1, t1) = min(times.items()), max(times.items())
-    return round(math.log(t1 / t0) / math.log(n1 / n0), 3)
 
 
 def main() -> None:
@@ -128,25 +87,11 @@ def main() -> None:
         print(json.dumps(measure(method, int(length), mode, args)))
         return
 
-    import torch
-
-    rows, last = [], {}
-    for length in sorted(args.lengths):
-        for method in METHODS:
-            for mode in PASSES:
-                previous = last.get((method, mode))
-                row = {"length": length, "method": method, "pass": mode}
-                # Dense methods grow with the square of the length; predict before spending the time.
-                exponent = 1 if method == "window" else 2
-                predicted = previous and previous[1] * (length / previous[0]) ** exponent * (args.repeats + 1)
-                if predicted and predicted > args.budget:
-                    row["skipped"] = f"predicted {predicted:.0f} s > budget {args.budget:.0f} s"
-                else:
-                    row |= child(method, length, mode, args)
-                    if "seconds" in row:
-                        last[(method, mode)] = (length, row["seconds"])
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr)
+    rows = sweep(
+        args.lengths, METHODS, PASSES, lambda method, length, mode: child(method, length, mode, args),
+        size_key="length", growth=lambda method: 1 if method == "window" else 2,  # the dense methods grow quadratically
+        repeats=args.repeats, budget=args.budget,
+    )
 
     def seconds(method: str, mode: str) -> dict[int, float]:
         return {r["length"]: r["seconds"] for r in rows if r["method"] == method and r["pass"] == mode and "seconds" in r}
@@ -157,7 +102,7 @@ def main() -> None:
     report = {
         "benchmark": "window_attention",
         "settings": {k: getattr(args, k) for k in ("batch", "heads", "head_dim", "window", "repeats", "device")},
-        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "machine": machine(),
         "rows": rows,
         "band_sdpa_over_window_forward_backward": ratios,
         "window_growth_exponent_4k_to_longest": growth_exponent(window_long),

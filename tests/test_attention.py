@@ -119,5 +119,5 @@ def test_scopes_receive_only_the_options_they_declare():
 
 def test_unknown_scope_names_the_available_ones():
     q = torch.zeros(1, 1, 2, 4)
-    with pytest.raises(ValueError, match="unknown attention scope 'nope'; available: full, window"):
+    with pytest.raises(ValueError, match="unknown attention scope 'nope'; available: full, graph, window"):
         attend(q, q, q, vector_set(torch.zeros(1, 2, 4), padded_mask([2], 2)), scope="nope")

@@ -1,0 +1,124 @@
+"""What the attention benchmarks share: timing and peak memory in a fresh child process, and the sweep that skips slow settings.
+
+A benchmark script runs itself with ``--child ...`` once per measurement (so that each gets its
+own memory peak), reads the child's one-line JSON answer, and predicts before each setting
+whether it fits the time (and optionally memory) budget from the same method's previous size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def rss_kb(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (resident peak) of this process, from ``/proc/self/status``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Resets the process's resident-memory peak to its current size (Linux ``clear_refs``) and returns it in bytes."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return rss_kb("VmRSS") * 1024
+
+
+def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device) -> dict:
+    """Median seconds of ``step`` over ``repeats`` after one warm-up, and the rise of peak memory they caused.
+
+    The peak is the resident-set peak on CPU and ``max_memory_allocated`` on a GPU, reset just before the warm-up.
+    """
+
+    def synchronized() -> None:
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
+    synchronized()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        synchronized()
+        times.append(time.perf_counter() - started)
+    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
+    return {"seconds": statistics.median(times), "peak_extra_mb": round((after - before) / 2**20, 1)}
+
+
+def run_child(script: str, arguments: list[str]) -> dict:
+    """Runs ``script`` with ``arguments`` in a fresh interpreter and returns its JSON answer, or the reason it failed."""
+    done = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"skipped": f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'killed'}"}
+    return json.loads(done.stdout)
+
+
+def growth_exponent(values: dict[int, float]) -> float | None:
+    """Slope of log(value) against log(size) between the smallest and largest measured sizes."""
+    if len(values) < 2:
+        return None
+    (n0, v0), (n1, v1) = min(values.items()), max(values.items())
+    return round(math.log(v1 / v0) / math.log(n1 / n0), 3)
+
+
+def sweep(
+    sizes: list[int],
+    methods: tuple[str, ...],
+    passes: tuple[str, ...],
+    measure: Callable[[str, int, str], dict],
+    *,
+    size_key: str,
+    growth: Callable[[str], float],
+    repeats: int,
+    budget: float,
+    memory_budget_mb: float | None = None,
+    estimate_mb: Callable[[str, int, str], float | None] | None = None,
+) -> list[dict]:
+    """Measures every (size, method, pass) in increasing size and returns one row each, printing each to stderr.
+
+    A setting is skipped, with the reason in its row, when the method's previous size predicts
+    (time and memory growing as ``size ** growth(method)``) more than ``budget`` seconds for the
+    warm-up and repeats, or, with a ``memory_budget_mb``, a larger peak than it; ``estimate_mb``
+    may predict the peak before any size of the method has run.
+    """
+    rows, last = [], {}
+    for size in sorted(sizes):
+        for method in methods:
+            for mode in passes:
+                row = {size_key: size, "method": method, "pass": mode}
+                previous = last.get((method, mode))
+                scale = (size / previous[size_key]) ** growth(method) if previous else 0.0
+                seconds = previous["seconds"] * scale * (repeats + 1) if previous else 0.0
+                peak = max(previous["peak_extra_mb"] * scale if previous else 0.0, (estimate_mb and estimate_mb(method, size, mode)) or 0.0)
+                reasons = []
+                if memory_budget_mb is not None and peak > memory_budget_mb:
+                    reasons.append(f"predicted peak {peak / 1024:.1f} GiB > memory budget {memory_budget_mb / 1024:.1f} GiB")
+                if seconds > budget:
+                    reasons.append(f"predicted {seconds:.0f} s > budget {budget:.0f} s")
+                if reasons:
+                    row["skipped"] = "; ".join(reasons)
+                else:
+                    row |= measure(method, size, mode)
+                    if "seconds" in row:
+                        last[(method, mode)] = row
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
+def machine() -> dict:
+    """Platform, CPU threads and torch version, for the report."""
+    return {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__}
