@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framework.batch import VectorSet
+from framework.edge_attention import edge_attention
 
 ScopeFn = Callable[..., Tensor]
 """``fn(q, k, v, batch, dropout_p, **options) -> out``, all of q, k, v, out ``[B, H, N, d]``."""
@@ -124,98 +125,12 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p
     Sparse, as a GNN computes it: one score per edge, a softmax over each target's edges,
     a weighted sum of the source values; never an ``N × N`` matrix. Padded elements have
     no edges and attend only to themselves. ``batch.edge_index`` must hold each pair once and
-    no self-loops (see :class:`~framework.batch.VectorSet`).
-
-    The edges and self-loops, sorted by target then source, are the CSR pattern of the attention
-    matrix (row = target), repeated for each head on the diagonal of one block matrix so that
-    one kernel call serves all heads: the scores are a sampled matrix product
-    (``torch.sparse.sampled_addmm``), the softmax reduces each row's segment
-    (``torch.segment_reduce``), the weighted sum of values is a sparse-dense product. A
-    hand-written backward uses the same kernels (the transposed pattern for keys and values), so
-    no ``[E, H, d]`` tensor is formed: memory is ``O(E · H + N · H · d)``, time ``O(E · H · d)``.
+    no self-loops (see :class:`~framework.batch.VectorSet`). Computed by
+    :func:`~framework.edge_attention.edge_attention`.
     """
-    import warnings
-
-    B, H, N, d = q.shape
     if batch.edge_index is None:
         raise ValueError("the graph scope needs a batch with edge_index")
-    M, device = B * N, q.device
-    source, target = batch.edge_index
-    key = target * M + source
-    if key.numel() > 1 and not bool((key[1:] > key[:-1]).all()):  # normalize_edges sorts them; grid_edges does not
-        key = key.sort().values
-        source, target = key % M, key // M
-    # Merge the self-loops into the sorted edges: i → i comes after every edge into a smaller
-    # target and after the edges into i from smaller sources.
-    position = torch.arange(key.numel(), device=device) + target + (source > target)
-    nodes = torch.arange(M, device=device)
-    E = key.numel() + M
-    is_loop = torch.ones(E, dtype=torch.bool, device=device)
-    is_loop[position] = False
-    col = torch.empty(E, dtype=torch.long, device=device)
-    col[position], col[is_loop] = source, nodes
-    counts = torch.bincount(target, minlength=M) + 1
-    row = nodes.repeat_interleave(counts, output_size=E)
-    crow = F.pad(counts.cumsum(0), (1, 0))
-    offsets = crow.expand(H, -1)
-    index_dtype = torch.int32 if H * E < 2**31 else torch.long  # 32-bit indices are faster and half the memory
-    shift = torch.arange(H, device=device, dtype=index_dtype)[:, None]
-
-    def per_head(crow: Tensor, col: Tensor) -> tuple[Tensor, Tensor]:
-        """CSR indices of the block-diagonal ``[H·M, H·M]`` matrix holding the pattern ``crow, col`` once per head."""
-        end = torch.full((1,), H * E, dtype=index_dtype, device=device)
-        return torch.cat([(crow[:-1].to(index_dtype) + shift * E).flatten(), end]), (col.to(index_dtype) + shift * M).flatten()
-
-    def matrix(indices: tuple[Tensor, Tensor], values: Tensor) -> Tensor:
-        """The block-diagonal sparse matrix with ``values`` ``[H, E]`` at ``indices`` (from :func:`per_head`)."""
-        return torch.sparse_csr_tensor(*indices, values.reshape(H * E), (H * M, H * M), check_invariants=False)
-
-    blocks = per_head(crow, col)
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta", once per process
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
-        pattern = matrix(blocks, torch.zeros(H, E, dtype=q.dtype, device=device))
-
-    def edge_dots(a: Tensor, b: Tensor) -> Tensor:
-        """``[H, E]``: ``a[h, row_e] · b[h, col_e]`` for every edge ``e``."""
-        return torch.sparse.sampled_addmm(pattern, a.view(H * M, d), b.view(H * M, d).t(), beta=0.0).values().view(H, E)
-
-    def weighted_sums(indices: tuple[Tensor, Tensor], values: Tensor, dense: Tensor) -> Tensor:
-        """``[H, M, d]``: the sum over row ``i``'s edges ``e`` of ``values[h, e] * dense[h, col_e]``."""
-        return (matrix(indices, values) @ dense.view(H * M, d)).view(H, M, d)
-
-    class EdgeAttention(torch.autograd.Function):
-        """``softmax(q kᵀ / √d) v`` over the pattern's edges, per head, with dropout on the weights."""
-
-        @staticmethod
-        def forward(ctx, q: Tensor, k: Tensor, v: Tensor) -> Tensor:  # q, k, v: [H, M, d]
-            scores = edge_dots(q, k) / math.sqrt(d)
-            weights = (scores - torch.segment_reduce(scores, "max", offsets=offsets, axis=1).index_select(1, row)).exp_()
-            weights /= torch.segment_reduce(weights, "sum", offsets=offsets, axis=1).index_select(1, row)
-            kept = F.dropout(torch.ones_like(weights), dropout_p) if dropout_p > 0 else None  # 0 or 1 / (1 - p)
-            out = weighted_sums(blocks, weights if kept is None else weights * kept, v)
-            ctx.save_for_backward(q, k, v, out, weights, kept)
-            return out
-
-        @staticmethod
-        @torch.autograd.function.once_differentiable
-        def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            q, k, v, out, weights, kept = ctx.saved_tensors
-            grad = grad.contiguous()
-            order = torch.sort(col, stable=True).indices  # the edges sorted by source: the transposed pattern
-            transposed = per_head(F.pad(torch.bincount(col, minlength=M).cumsum(0), (1, 0)), row[order])
-            dropped = weights if kept is None else weights * kept
-            grad_v = weighted_sums(transposed, dropped.index_select(1, order), grad)
-            grad_weights = edge_dots(grad, v)
-            if kept is not None:
-                grad_weights *= kept
-            # Softmax backward: w * (dw - sum_row w dw), where sum_row w dw = grad_i · out_i.
-            grad_scores = weights * (grad_weights - (grad * out).sum(-1).index_select(1, row)) / math.sqrt(d)
-            grad_q = weighted_sums(blocks, grad_scores, k)
-            grad_k = weighted_sums(transposed, grad_scores.index_select(1, order), q)
-            return grad_q, grad_k, grad_v
-
-    q, k, v = (t.transpose(0, 1).reshape(H, M, d).contiguous() for t in (q, k, v))
-    return EdgeAttention.apply(q, k, v).view(H, B, N, d).transpose(0, 1)
+    return edge_attention(q, k, v, batch.edge_index, dropout_p)
 
 
 def reference_attention(
