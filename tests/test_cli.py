@@ -84,7 +84,7 @@ def test_an_incompatible_pair_exits_non_zero_with_one_line(cli, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: model 'attn' cannot run on modality 'image': attention scope 'window' is not offered by image "
-        "(offered: full); set model.scope to one of those"
+        "(offered: full, graph); set model.scope to one of those"
     )
 
 

@@ -19,7 +19,7 @@ LOADER = dict(batch_size=32, eval_batch_size=64, num_workers=0)
 def image(tmp_path, **overrides) -> ImageModality:
     options = dict(
         name="image", dataset="digits", patch=1, train_fraction=1.0, val_fraction=0.15, test_fraction=0.2,
-        attention_scope="full", seed=0, data_dir=str(DATA_DIR), cache_dir=str(tmp_path / "cache"), **LOADER,
+        attention_scope="full", edge_neighbours=8, seed=0, data_dir=str(DATA_DIR), cache_dir=str(tmp_path / "cache"), **LOADER,
     )
     options.update(overrides)
     return ImageModality(**options)

@@ -10,10 +10,11 @@ from omegaconf import OmegaConf
 from conftest import CONF, config_names
 from framework.batch import VectorSet
 from framework.compat import missing_for
+from framework.edges import band_edges
 from framework.runner import MODEL_KEYS
 from framework.spec import Layout, ModalitySpec, Target
 
-SEQUENCE = ModalitySpec("toy", "toy", Layout.SEQUENCE, Target.ELEMENT, 5, scopes=("full",), max_positions=16)
+SEQUENCE = ModalitySpec("toy", "toy", Layout.SEQUENCE, Target.ELEMENT, 5, scopes=("full",), max_positions=16, has_edges=True)
 
 
 def build_model(name: str, spec: ModalitySpec):
@@ -32,7 +33,7 @@ def padded_batch(dim: int) -> VectorSet:
     lengths = torch.tensor([16, 11, 5])
     mask = torch.arange(16)[None, :] < lengths[:, None]
     return VectorSet(x=torch.randn(3, 16, dim), mask=mask, y=torch.zeros(3, 16, dtype=torch.long),
-                     pos=torch.arange(16).expand(3, -1))
+                     pos=torch.arange(16).expand(3, -1), edge_index=band_edges(mask, 2))
 
 
 @pytest.mark.parametrize("name", config_names("model"))
@@ -61,7 +62,8 @@ def test_a_set_gives_the_same_outputs_alone_as_inside_a_padded_batch(name):
     torch.manual_seed(0)
     model = build_model(name, SEQUENCE)
     batch = padded_batch(model.dim)
-    alone = VectorSet(x=batch.x[2:, :5], mask=batch.mask[2:, :5], y=batch.y[2:, :5], pos=batch.pos[2:, :5])
+    mask = batch.mask[2:, :5]
+    alone = VectorSet(x=batch.x[2:, :5], mask=mask, y=batch.y[2:, :5], pos=batch.pos[2:, :5], edge_index=band_edges(mask, 2))
     with torch.no_grad():
         torch.testing.assert_close(model(alone.x, alone)[0], model(batch.x, batch)[2, :5], atol=1e-5, rtol=1e-5)
 

@@ -20,7 +20,7 @@ from plugins.modalities.speech.features import FRAME, SHIFT, log_mel, num_frames
 RECORDINGS = DATA_DIR / "fsdd" / "recordings"
 OPTIONS = dict(
     name="speech", dataset="fsdd", task="utterance", bands=40, normalise="utterance", trim_db=30.0, min_digits=3,
-    max_digits=8, min_gap_s=0.1, max_gap_s=0.5, noise=0.003, max_frames=8192, data_seed=0, attention_scope="window",
+    max_digits=8, min_gap_s=0.1, max_gap_s=0.5, noise=0.003, max_frames=8192, data_seed=0, attention_scope="window", edge_window=8,
     batch_size=16, eval_batch_size=64, num_workers=0, seed=0,
 )
 

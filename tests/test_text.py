@@ -22,7 +22,7 @@ EWT = DATA_DIR / "ud_english_ewt"
 OPTIONS = dict(
     name="text", dataset="ud_ewt", train_fraction=1.0, max_length=256, min_freq=1, lowercase=False,
     word_dropout=0.1, word_dim=16, char_dim=8, char_channels=16, max_word_chars=20, distance=3, max_clauses=3,
-    sentences=200, data_seed=0, attention_scope="full", batch_size=8, eval_batch_size=8, num_workers=0, seed=0,
+    sentences=200, data_seed=0, attention_scope="full", edge_window=1, batch_size=8, eval_batch_size=8, num_workers=0, seed=0,
 )
 TRAIN = [
     TaggedSentence(("I", "saw", "a", "saw"), ("PRON", "VERB", "DET", "NOUN")),
