@@ -74,7 +74,7 @@ class EdgePattern:
         M, H = num_nodes, heads
         source, target = edge_index
         key = target * M + source
-        if key.numel() > 1 and not bool((key[1:] > key[:-1]).all()):  # normalize_edges sorts them; grid_edges does not
+        if key.numel() > 1 and not bool((key[1:] > key[:-1]).all()):  # framework.edges returns them sorted; sort any other
             key = key.sort().values
             source, target = key % M, key // M
         # Merge the self-loops into the sorted edges: i → i comes after every edge into a smaller

@@ -13,18 +13,20 @@ from torch import Tensor
 GRID_NEIGHBOURHOODS = (4, 8)
 
 
-def _offset_edges(mask: Tensor, offsets: Tensor, targets_allowed: Tensor | None = None) -> Tensor:
+def _offset_edges(mask: Tensor, offsets: Tensor, allowed: Tensor | None = None) -> Tensor:
     """Edges ``i + o → i`` between real elements of one set, for every flattened offset ``o`` in ``offsets``.
 
-    ``mask`` ``[B, N]``; ``targets_allowed`` ``[N]`` optionally limits which positions may be targets.
+    ``mask`` ``[B, N]``; ``allowed`` ``[N, O]`` optionally limits which offsets apply at each position.
+    With ascending ``offsets`` the edges come out sorted by target, then source (what the graph scope reads fastest).
     """
     B, N = mask.shape
-    is_target = mask if targets_allowed is None else mask & targets_allowed
-    targets = torch.arange(B * N, device=mask.device)[is_target.flatten()]  # [T]
+    targets = torch.arange(B * N, device=mask.device)[mask.flatten()]  # [T]
     sources = targets[:, None] + offsets[None, :]  # [T, O]
     inside = (sources >= 0) & (sources < B * N)
     inside &= mask.flatten()[sources.clamp(0, B * N - 1)]
     inside &= sources.clamp(0, B * N - 1) // N == targets[:, None] // N  # never into another set
+    if allowed is not None:
+        inside &= allowed[targets % N]
     target_index = targets[:, None].expand_as(sources)
     return torch.stack([sources[inside], target_index[inside]])
 
@@ -45,16 +47,13 @@ def grid_edges(mask: Tensor, grid: tuple[int, int], neighbours: int) -> Tensor:
     steps = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
     if neighbours == 4:
         steps = [(dr, dc) for dr, dc in steps if dr == 0 or dc == 0]
-    B, N = mask.shape
-    rows = torch.arange(N, device=mask.device) // width
-    cols = torch.arange(N, device=mask.device) % width
-    edges = []
-    for dr, dc in steps:
-        # A raster offset would wrap around a row's end; pixels whose neighbour is off the image take no edge.
-        on_image = (rows + dr >= 0) & (rows + dr < height) & (cols + dc >= 0) & (cols + dc < width)
-        offset = torch.tensor([dr * width + dc], device=mask.device)
-        edges.append(_offset_edges(mask, offset, on_image))
-    return torch.cat(edges, dim=1)
+    rows = torch.arange(mask.shape[1], device=mask.device)[:, None] // width
+    cols = torch.arange(mask.shape[1], device=mask.device)[:, None] % width
+    dr = torch.tensor([step[0] for step in steps], device=mask.device)
+    dc = torch.tensor([step[1] for step in steps], device=mask.device)
+    # A raster offset would wrap around a row's end; a neighbour off the image gives no edge.
+    on_image = (rows + dr >= 0) & (rows + dr < height) & (cols + dc >= 0) & (cols + dc < width)  # [N, O]
+    return _offset_edges(mask, dr * width + dc, on_image)
 
 
 def normalize_edges(edge_index: Tensor, num_nodes: int) -> Tensor:
