@@ -18,11 +18,12 @@ SEQUENCE = ModalitySpec("toy", "toy", Layout.SEQUENCE, Target.ELEMENT, 5, scopes
 
 
 def build_model(name: str, spec: ModalitySpec):
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
+    conf = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    if "scope" in conf:
+        conf.scope = spec.scopes[0]
+    cfg = OmegaConf.to_container(conf, resolve=True)
     for key in MODEL_KEYS:
         cfg.pop(key)
-    if "scope" in cfg:
-        cfg["scope"] = spec.scopes[0]
     cls = get_class(cfg.pop("_target_"))
     if missing_for(spec, cls.requirement(**cfg)) is not None:
         pytest.skip(f"{name} does not run on a {spec.layout.value} layout")
@@ -87,3 +88,22 @@ def test_a_negative_window_is_a_config_error():
 
     with pytest.raises(ConfigError, match="window=-1: must be 0 or more"):
         WindowFCEncoder(SEQUENCE, dim=8, window=-1, hidden=16, layers=1, dropout=0.0)
+
+
+def test_attention_dropout_follows_dropout_unless_set():
+    conf = OmegaConf.load(CONF / "model" / "attn.yaml")
+    conf.dropout = 0.3
+    assert conf.attention_dropout == 0.3
+    conf.attention_dropout = 0.0
+    assert conf.dropout == 0.3 and conf.attention_dropout == 0.0
+
+
+def test_attention_dropout_is_the_only_randomness_when_dropout_is_zero():
+    from plugins.models.attn import AttentionEncoder
+
+    model = AttentionEncoder(SEQUENCE, dim=8, layers=1, heads=2, ff_mult=2, dropout=0.0, attention_dropout=0.5,
+                             scope="full", window=4, pool="mean").train()
+    batch = padded_batch(8)
+    assert not torch.equal(model(batch.x, batch), model(batch.x, batch))
+    model.blocks[0].attn.dropout = 0.0
+    assert torch.equal(model(batch.x, batch), model(batch.x, batch))

@@ -17,10 +17,12 @@ from framework.spec import Layout, ModalitySpec, ModelRequirement
 class AttentionBlock(nn.Module):
     """``h + MHSA(LN(h))`` then ``h + FFN(LN(h))`` (pre-norm Transformer block)."""
 
-    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, scope: str, window: int) -> None:
+    def __init__(
+        self, dim: int, heads: int, ff_mult: int, dropout: float, attention_dropout: float, scope: str, window: int
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiHeadSelfAttention(dim, heads, dropout, scope, window=window)
+        self.attn = MultiHeadSelfAttention(dim, heads, attention_dropout, scope, window=window)
         self.norm2 = nn.LayerNorm(dim)
         self.ff = nn.Sequential(
             nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * dim, dim)
@@ -41,7 +43,8 @@ class AttentionEncoder(Encoder):
         layers: number of blocks.
         heads: attention heads; must divide ``dim``.
         ff_mult: feed-forward hidden width as a multiple of ``dim``.
-        dropout: dropout on attention weights and residual branches.
+        dropout: dropout on the residual branches and inside the feed-forward block.
+        attention_dropout: dropout on the attention weights.
         scope: which elements each element attends to (``full``, ``window``, ``graph``; see ``framework.attention``).
         window: with ``scope=window``, each element attends to the elements within ``±window``.
         pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token (``full`` scope only:
@@ -51,8 +54,8 @@ class AttentionEncoder(Encoder):
     requires = ModelRequirement(layouts=frozenset(Layout))
 
     def __init__(
-        self, spec: ModalitySpec, dim: int, layers: int, heads: int, ff_mult: int, dropout: float, scope: str,
-        window: int, pool: str,
+        self, spec: ModalitySpec, dim: int, layers: int, heads: int, ff_mult: int, dropout: float,
+        attention_dropout: float, scope: str, window: int, pool: str,
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")
@@ -60,12 +63,13 @@ class AttentionEncoder(Encoder):
         require(heads in divisors, "heads", heads, f"must divide dim={dim}; allowed values are {', '.join(map(str, divisors))}")
         require(ff_mult > 0, "ff_mult", ff_mult, "must be a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        require(0 <= attention_dropout < 1, "attention_dropout", attention_dropout, "must be in [0, 1)")
         require(window >= 1, "window", window, "must be 1 or more (elements on each side)")
         one_of("pool", pool, ("mean", "cls"))
         require(pool == "mean" or scope == "full", "pool", pool, f"cls needs scope=full (the token reaches no element under scope={scope}); use pool=mean")
         super().__init__(spec, dim)
         self.pool = pool
-        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ff_mult, dropout, scope, window) for _ in range(layers))
+        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ff_mult, dropout, attention_dropout, scope, window) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
 
