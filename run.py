@@ -1,12 +1,19 @@
-"""Attention Arena: ``python run.py modality=image model=attn`` (add ``-m`` and comma lists to sweep)."""
+"""Attention Arena: ``python run.py modality=image model=attn`` (add ``-m`` and comma lists to sweep; ``--list`` for the options)."""
 
+import sys
 import warnings
 
 import hydra
 from omegaconf import DictConfig
 
+from framework.catalogue import scopes
+from framework.errors import ArenaError
+from framework.listing import listing
+
 # PyG's imports call torch.jit.script, which torch 2.14 deprecates; users can do nothing about it.
 warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+# Lightning's pytree helper builds torch's deprecated LeafSpec on every step; same story.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -17,5 +24,18 @@ def main(cfg: DictConfig) -> float:
     return run_main(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Checks the installed plugins and answers ``--list`` before Hydra reads the command line; then runs."""
+    try:
+        scopes()  # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
+        if "--list" in sys.argv[1:]:
+            print(listing())
+            return
+    except ArenaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,15 +1,18 @@
 """The one attention function every attending model calls, and the multi-head layer around it.
 
 ``attend`` dispatches on the attention *scope* (which keys each query may see). Each scope is
-registered with :func:`register_scope` and uses the implementation that fits it; ``full`` is
+declared in a ``scopes.yaml`` (see :mod:`framework.catalogue`), registered with :func:`register_scope`
+and uses the implementation that fits it; ``full`` is
 ``torch.nn.functional.scaled_dot_product_attention`` with a key-padding mask, ``window`` is an
 exact sliding window computed block by block in time and memory linear in the length, ``graph``
 scores only the pairs joined by an edge, in time and memory linear in the number of edges.
-:func:`reference_attention` spells out the lecture's formulas step by step for tests and teaching.
+:func:`reference_weights` and :func:`reference_attention` spell out the lecture's formulas step by step for
+tests, teaching and attention maps.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 
@@ -18,38 +21,59 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framework.batch import VectorSet
+from framework.catalogue import Scope, scopes
+from framework.config_sources import PluginError
 from framework.edge_attention import edge_attention
 
 ScopeFn = Callable[..., Tensor]
 """``fn(q, k, v, batch, dropout_p, **options) -> out``, all of q, k, v, out ``[B, H, N, d]``."""
 
-_SCOPES: dict[str, tuple[ScopeFn, tuple[str, ...]]] = {}
-_EDGE_SCOPES: set[str] = set()
+_IMPLEMENTATIONS: dict[str, ScopeFn] = {}
 
 
-def register_scope(name: str, options: tuple[str, ...] = (), needs_edges: bool = False) -> Callable[[ScopeFn], ScopeFn]:
-    """Registers an attention scope implementation under ``name``.
+def register_scope(name: str) -> Callable[[ScopeFn], ScopeFn]:
+    """Registers the implementation of the attention scope ``name``, which a ``scopes.yaml`` must declare.
 
-    It receives the listed keyword ``options``; ``needs_edges`` says that it reads the batch's ``edge_index``.
+    The declaration gives its description, the keyword options it receives and whether it reads
+    the batch's ``edge_index``; registering an undeclared name raises :class:`PluginError`.
     """
+    if name not in scopes():
+        raise PluginError(
+            f"attention scope '{name}' is registered but no scopes.yaml declares it (declared: "
+            f"{', '.join(available_scopes())}); declare it in its plugin's conf/scopes.yaml"
+        )
 
     def decorator(fn: ScopeFn) -> ScopeFn:
-        _SCOPES[name] = (fn, options)
-        if needs_edges:
-            _EDGE_SCOPES.add(name)
+        _IMPLEMENTATIONS[name] = fn
         return fn
 
     return decorator
 
 
 def available_scopes() -> tuple[str, ...]:
-    """Names of the registered attention scopes."""
-    return tuple(sorted(_SCOPES))
+    """Names of the declared attention scopes."""
+    return tuple(sorted(scopes()))
 
 
 def scope_needs_edges(scope: str) -> bool:
     """Whether ``scope`` attends along the batch's edges (so the modality must provide them)."""
-    return scope in _EDGE_SCOPES
+    declared = scopes().get(scope)
+    return declared is not None and declared.needs_edges
+
+
+def scope_implementation(scope: str) -> tuple[ScopeFn, Scope]:
+    """The function computing ``scope`` and its declaration; imports the declared module on first use."""
+    declared = scopes().get(scope)
+    if declared is None:
+        raise ValueError(f"unknown attention scope '{scope}'; available: {', '.join(available_scopes())}")
+    if scope not in _IMPLEMENTATIONS:
+        importlib.import_module(declared.module)
+    if scope not in _IMPLEMENTATIONS:
+        raise PluginError(
+            f"attention scope '{scope}' is declared in {declared.source} but module {declared.module} registers no "
+            f"implementation; decorate its function with @register_scope('{scope}')"
+        )
+    return _IMPLEMENTATIONS[scope], declared
 
 
 def attend(
@@ -60,7 +84,7 @@ def attend(
     Args:
         q, k, v: ``[B, H, N, d]`` queries, keys and values per head.
         batch: the vector sets they come from (its mask, edges or grid define the scope).
-        scope: a registered scope name, see :func:`available_scopes`.
+        scope: a declared scope name, see :func:`available_scopes`.
         dropout_p: dropout on the attention weights (pass 0 in evaluation).
         options: settings of the scopes (``window=64``); each scope receives the ones it declares,
             so a model may pass all of them whatever its scope.
@@ -68,11 +92,8 @@ def attend(
     Returns:
         ``[B, H, N, d]``; rows at padded queries are defined but meaningless.
     """
-    try:
-        fn, accepted = _SCOPES[scope]
-    except KeyError:
-        raise ValueError(f"unknown attention scope '{scope}'; available: {', '.join(available_scopes())}") from None
-    return fn(q, k, v, batch, dropout_p, **{key: options[key] for key in accepted})
+    fn, declared = scope_implementation(scope)
+    return fn(q, k, v, batch, dropout_p, **{key: options[key] for key in declared.options})
 
 
 @register_scope("full")
@@ -86,7 +107,7 @@ WINDOW_BLOCK = 16
 """Smallest block of queries the window scope processes at once (larger windows use blocks of ``window``)."""
 
 
-@register_scope("window", options=("window",))
+@register_scope("window")
 def window_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float, window: int) -> Tensor:
     """Element ``i`` attends to the real elements ``j`` with ``|i - j| <= window`` (and always to itself).
 
@@ -118,7 +139,7 @@ def window_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_
     return out.reshape(B, H, blocks * b, d)[:, :, :N]
 
 
-@register_scope("graph", needs_edges=True)
+@register_scope("graph")
 def graph_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float) -> Tensor:
     """Element ``i`` attends to the sources ``j`` of its incoming edges ``j → i`` and to itself.
 
@@ -133,36 +154,60 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p
     return edge_attention(q, k, v, batch.edge_index, dropout_p)
 
 
-def reference_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, window: int | None = None, edge_index: Tensor | None = None
+def reference_weights(
+    q: Tensor,
+    k: Tensor,
+    mask: Tensor | None = None,
+    window: int | None = None,
+    edge_index: Tensor | None = None,
+    queries: Tensor | None = None,
 ) -> Tensor:
-    """The lecture's dot-product attention, one formula per line (slow; for tests and reading).
+    """The lecture's attention weights ``alpha'_ij``, one formula per line (dense; for tests, reading and pictures).
 
-    With ``q_i``, ``k_j``, ``v_j`` the rows of ``q``, ``k``, ``v`` (``[B, H, N, d]``):
+    With ``q_i``, ``k_j`` the rows of ``q``, ``k`` (``[B, H, N, d]``):
     ``alpha_ij = q_i · k_j / sqrt(d)``; ``alpha'_ij = softmax_j(alpha_ij)`` over the real keys
-    (``mask`` ``[B, N]``, True = real); ``b_i = sum_j alpha'_ij v_j``.
-    The ``1/sqrt(d)`` scaling is the Transformer's; the lecture omits it. With ``window``, only
-    keys ``|i - j| <= window`` count (plus ``j = i``), the band the ``window`` scope computes. With
-    ``edge_index`` (over flattened ``b * N + i``), only the sources of ``i``'s edges count (plus ``j = i``).
+    (``mask`` ``[B, N]``, True = real). The ``1/sqrt(d)`` scaling is the Transformer's; the lecture
+    omits it. With ``window``, only keys ``|i - j| <= window`` count (plus ``j = i``), the band the
+    ``window`` scope computes. With ``edge_index`` (over flattened ``b * N + i``), only the sources of
+    ``i``'s edges count (plus ``j = i``). ``queries`` (``[Q]`` distinct positions) computes only those
+    rows, in ``Q × N`` memory instead of ``N × N``.
+
+    Returns:
+        ``[B, H, Q, N]`` (``Q = N`` without ``queries``); each row sums to 1.
     """
-    B, H, N, _ = q.shape
-    scores = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(q.shape[-1])
-    allowed = torch.ones(B, 1, N, N, dtype=torch.bool, device=q.device)
+    B, H, N, _ = k.shape
+    positions = torch.arange(N, device=k.device)
+    rows = positions if queries is None else queries.to(k.device)
+    scores = torch.einsum("bhid,bhjd->bhij", q[:, :, rows], k) / math.sqrt(q.shape[-1])
+    itself = rows[:, None] == positions[None, :]  # [Q, N]
+    allowed = torch.ones(B, 1, len(rows), N, dtype=torch.bool, device=k.device)
     if mask is not None:
         allowed = allowed & mask[:, None, None, :]
     if window is not None:
-        positions = torch.arange(N, device=q.device)
-        offsets = positions[:, None] - positions[None, :]
-        allowed = (allowed & (offsets.abs() <= window)) | (offsets == 0)
+        allowed = (allowed & ((rows[:, None] - positions[None, :]).abs() <= window)) | itself
     if edge_index is not None:
-        itself = torch.eye(N, dtype=torch.bool, device=q.device)
-        adjacency = itself.repeat(B, 1, 1)
+        row_of = torch.full((N,), -1, dtype=torch.long, device=k.device)  # position -> its row, -1 if not a query
+        row_of[rows] = torch.arange(len(rows), device=k.device)
         source, target = edge_index
-        adjacency[target // N, target % N, source % N] = True
+        kept = row_of[target % N] >= 0
+        adjacency = itself.repeat(B, 1, 1)
+        adjacency[target[kept] // N, row_of[target[kept] % N], source[kept] % N] = True
         allowed = (allowed & adjacency[:, None]) | itself
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    return torch.einsum("bhij,bhjd->bhid", weights, v)
+    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
+def reference_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, window: int | None = None, edge_index: Tensor | None = None
+) -> Tensor:
+    """The lecture's dot-product attention: ``b_i = sum_j alpha'_ij v_j`` with the weights of :func:`reference_weights`.
+
+    Slow (``N × N`` scores); for tests and reading. Arguments as in :func:`reference_weights`, and ``v`` ``[B, H, N, d]``.
+    """
+    return torch.einsum("bhij,bhjd->bhid", reference_weights(q, k, mask, window, edge_index), v)
+
+
+REFERENCE_SCOPES = ("full", "window", "graph")
+"""Scopes whose weights :func:`reference_weights` reproduces."""
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -180,10 +225,29 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
+    def project(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values ``[B, H, N, D / H]`` of ``h`` ``[B, N, D]``."""
+        B, N, D = h.shape
+        q, k, v = self.qkv(h).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         """``h`` ``[B, N, D]`` → ``[B, N, D]``."""
         B, N, D = h.shape
-        q, k, v = self.qkv(h).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = self.project(h)
         dropout_p = self.dropout if self.training else 0.0
         out = attend(q, k, v, batch, self.scope, dropout_p, **self.scope_options)
         return self.out(out.transpose(1, 2).reshape(B, N, D))
+
+    def attention_weights(self, h: Tensor, batch: VectorSet, queries: Tensor | None = None) -> Tensor:
+        """The weights ``[B, H, Q, N]`` this layer gives ``h``'s queries (all, or the positions ``queries``) in eval mode.
+
+        The scope's kernels never form them; this recomputes them with :func:`reference_weights`
+        from the layer's own projections, so it costs ``Q × N`` scores: for pictures and tests, not training.
+        """
+        if self.scope not in REFERENCE_SCOPES:
+            raise ValueError(f"no reference weights for attention scope '{self.scope}'; known: {', '.join(REFERENCE_SCOPES)}")
+        q, k, _ = self.project(h)
+        window = self.scope_options["window"] if self.scope == "window" else None
+        edge_index = batch.edge_index if self.scope == "graph" else None
+        return reference_weights(q, k, batch.mask, window, edge_index, queries)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytorch_lightning as pl
 import torch
 
 from framework.batch import VectorSet
+from framework.errors import TrainingDiverged
 
 
 class TrainingThroughput(pl.Callback):
@@ -43,3 +45,26 @@ class TrainingThroughput(pl.Callback):
             "samples_per_s": round(self.sets / seconds, 1),
             "train_seconds": round(self.seconds, 3),
         }
+
+
+class FiniteLoss(pl.Callback):
+    """Stops training at the first NaN or infinite training loss, naming the step and the last finite loss.
+
+    Reading the loss waits for the step to finish; on a GPU that costs a little overlap per step,
+    the price of stopping at the step that diverged rather than epochs later.
+    """
+
+    def __init__(self) -> None:
+        self.last_finite: tuple[int, float] | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
+        loss = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
+        step = trainer.global_step
+        if math.isfinite(loss):
+            self.last_finite = (step, loss)
+            return
+        last = "none" if self.last_finite is None else f"{self.last_finite[1]:.4g} at step {self.last_finite[0]}"
+        raise TrainingDiverged(
+            f"the training loss became {loss} at step {step} (epoch {trainer.current_epoch}); last finite loss: {last}. "
+            "Lower optimizer.lr, keep trainer.gradient_clip_val on, or try trainer.precision=32-true"
+        )

@@ -21,8 +21,9 @@ class Encoder(nn.Module, ABC):
     """A model family: maps embedded vector sets ``[B, N, D]`` to contextual vectors ``[B, N, D]``.
 
     A subclass declares what it needs in :attr:`requires` (checked against the modality before
-    it is built or any data loads) and is then constructed with the modality's ``spec`` plus its
-    own config values. Outputs at real elements must not depend on padded elements.
+    it is built or any data loads) and which of its config values is its width in
+    :attr:`width_key`, and is then constructed with the modality's ``spec`` plus its own config
+    values. Outputs at real elements must not depend on padded elements.
 
     Args:
         spec: the modality this encoder is built for (layout, classes, sizes).
@@ -30,6 +31,8 @@ class Encoder(nn.Module, ABC):
     """
 
     requires: ClassVar[ModelRequirement]
+    width_key: ClassVar[str]
+    """The config key that sets this family's width; ``model.param_budget`` scales it."""
 
     def __init__(self, spec: ModalitySpec, dim: int) -> None:
         super().__init__()

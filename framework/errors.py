@@ -36,6 +36,10 @@ class DataError(ArenaError):
     """A data file is missing, corrupt or could not be downloaded."""
 
 
+class TrainingDiverged(ArenaError):
+    """The training loss became NaN or infinite."""
+
+
 def require(condition: bool, key: str, value: object, allowed: str) -> None:
     """Raises :class:`ConfigError` for ``key`` unless ``condition`` holds."""
     if not condition:

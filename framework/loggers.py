@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,8 +25,10 @@ def wandb_has_credentials() -> bool:
         return False
 
 
-def build_logger(cfg: DictConfig | None, run_config: dict[str, Any]):
+def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = ()):
     """Instantiates the configured Lightning logger (None for ``logger=none``) and logs ``run_config`` to it.
+
+    ``tags`` are added to a W&B run's configured tags (W&B allows at most 64 characters per tag).
 
     A W&B logger with ``offline: auto`` logs online only when credentials exist. If starting the
     run fails (a bad key, no network), it warns and logs offline instead; ``wandb sync`` uploads
@@ -38,6 +40,7 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any]):
         logger = instantiate(cfg)
         logger.log_hyperparams(run_config)
         return logger
+    cfg = OmegaConf.merge(cfg, {"tags": [*cfg.get("tags", []), *(tag[:64] for tag in tags)]})
     if cfg.offline == "auto":
         offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_has_credentials()
         cfg = OmegaConf.merge(cfg, {"offline": offline})
@@ -54,7 +57,7 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any]):
         wandb.teardown()
         os.environ["WANDB_MODE"] = "offline"
         log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
-        return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)
+        return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)  # tags are in cfg already
     logger.log_hyperparams(run_config)
     return logger
 
@@ -77,3 +80,15 @@ def _finish_wandb(logger, exit_code: int) -> None:
     wandb = sys.modules.get("wandb")
     if logger is not None and wandb is not None and wandb.run is not None:
         wandb.finish(exit_code=exit_code)
+
+
+def log_summary(logger, results: dict[str, Any]) -> None:
+    """Puts a run's final figures (test and best-validation metrics, parameters, throughput) in its W&B summary."""
+    wandb = sys.modules.get("wandb")
+    if logger is None or wandb is None or wandb.run is None:
+        return
+    summary = {f"test/{key}": value for key, value in results["test"].items()}
+    summary |= {f"best_val/{key}": value for key, value in results["best_val"].items()}
+    summary |= {f"throughput/{key}": value for key, value in results["throughput"].items() if key != "element"}
+    summary |= {"params": results["params"], "wall_time_s": results["wall_time_s"], "epochs": results["epochs"]}
+    wandb.run.summary.update(summary)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
@@ -17,6 +17,11 @@ from torch.utils.data import DataLoader, Dataset
 from framework.batch import VectorSet
 from framework.errors import require
 from framework.spec import ModalitySpec
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from framework.attention_maps import AttentionRows
 
 
 def _as_batch(batch: Any) -> Any:
@@ -43,6 +48,9 @@ class Modality(pl.LightningDataModule, ABC):
     A modality whose data is not a graph may still offer its natural graph (a chain of words,
     a grid of pixels): it sets ``spec.has_edges`` and implements :meth:`edges`, and its batches
     carry ``edge_index`` once the runner calls :meth:`provide_edges` for a model that reads them.
+
+    A modality draws its own attention maps (:meth:`draw_attention`): words on the axes of text,
+    the image beside a pixel's attention, seconds on speech.
 
     Args:
         name: the modality's config name.
@@ -91,6 +99,21 @@ class Modality(pl.LightningDataModule, ABC):
         """Makes every batch carry ``edge_index`` from :meth:`edges` (they cost time, so only on request)."""
         self.edges_provided = True
 
+    def example(self, split: str, index: int) -> VectorSet:
+        """Set ``index`` of ``split`` alone, as a batch of one, as the loaders serve it (with edges when provided)."""
+        return self._collate()(self.splits[split].__getitems__([index]))
+
+    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure | None:
+        """A picture of one attention layer on ``example`` (one validation set, a batch of one, on the CPU).
+
+        ``rows(positions)`` gives the weights ``[Q, N]`` (mean over heads) of the elements at
+        ``positions`` ``[Q]`` over all ``N`` elements; ask only for the rows drawn, each costs ``N``
+        scores. A picture of a few query elements shows ``queries`` of them; a matrix at most
+        ``max_elements`` elements along an axis. Build the figure with
+        :func:`framework.attention_maps.new_figure`. The default draws nothing (returns None).
+        """
+        return None
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)
 
@@ -105,8 +128,11 @@ class Modality(pl.LightningDataModule, ABC):
             self.splits[split],
             batch_size=batch_size,
             shuffle=shuffle,
-            collate_fn=partial(_with_edges, self.edges) if self.edges_provided else _as_batch,
+            collate_fn=self._collate(),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
         )
+
+    def _collate(self) -> Callable[[Any], Any]:
+        return partial(_with_edges, self.edges) if self.edges_provided else _as_batch

@@ -4,33 +4,38 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import shutil
 import sys
 import time
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from framework.callbacks import TrainingThroughput
+from framework.budget import count_parameters, fit_width, parse_budget
+from framework.callbacks import FiniteLoss, TrainingThroughput
 from framework.compat import check_compatible
 from framework.encoder import Encoder
 from framework.errors import ArenaError, ConfigError, require
-from framework.loggers import build_logger, closing_logger
+from framework.loggers import build_logger, closing_logger, log_summary
 from framework.modality import Modality
 from framework.module import ArenaModule, OptimizerFactory
 from framework.positional import PositionalEncoding
 from framework.results import RESULTS_FILE, strip_prefix, write_json_atomic
+from framework.spec import ModalitySpec
+from framework.sweep import DoneIndex, record_failure, reuse_finished, run_identity, variant_of
 
 log = logging.getLogger(__name__)
 
-MODEL_KEYS = ("name", "positional")
+MODEL_KEYS = ("name", "positional", "param_budget")
 """Keys of a model config read by the framework, not passed to the encoder class."""
 MODALITY_KEYS = ("max_epochs",)
 """Keys of a modality config read elsewhere in the config (``trainer.max_epochs`` follows it), not passed to the class."""
@@ -71,6 +76,21 @@ def check_types(cls: type, options: dict[str, Any], group: str) -> None:
             raise ConfigError(f"{group}.{key}", value, f"must be of type {hint.__name__}")
 
 
+def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The configured callbacks (``null`` entries dropped); a bad value names ``callbacks.<name>.<key>``."""
+    callbacks = []
+    for name, options in cfg.items():
+        if options is None:
+            continue
+        try:
+            callbacks.append(instantiate(options))
+        except InstantiationException as error:  # Hydra wraps what the constructor raised
+            if isinstance(error.__cause__, ConfigError):
+                raise error.__cause__.in_group(f"callbacks.{name}") from None
+            raise
+    return callbacks
+
+
 def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
     """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
     lr = cfg.lr
@@ -92,6 +112,7 @@ class Parts:
     positional: PositionalEncoding
     optimizer: OptimizerFactory
     warmup_fraction: float | None
+    param_budget: int | None
 
 
 def build_parts(cfg: DictConfig) -> Parts:
@@ -103,14 +124,49 @@ def build_parts(cfg: DictConfig) -> Parts:
     check_compatible(spec, needs, cfg.model.name)
     if needs.needs_edges:
         modality.provide_edges()
-    encoder: Encoder = build(model_cls, model_options, "model", spec=spec)
+    encoder, positional = build_model(cfg, spec)
+    warmup = cfg.schedule.warmup_fraction
+    require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
+    return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup, parse_budget(cfg.model.param_budget))
+
+
+def build_model(cfg: DictConfig, spec: ModalitySpec, **overrides: Any) -> tuple[Encoder, PositionalEncoding]:
+    """The model encoder and its position vectors from ``cfg.model``, with ``overrides`` replacing config values."""
+    model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
+    encoder: Encoder = build(model_cls, model_options | overrides, "model", spec=spec)
     positional = build(
         PositionalEncoding, OmegaConf.to_container(cfg.model.positional), "model.positional",
         dim=encoder.dim, layout=spec.layout, max_positions=spec.max_positions,
     )
-    warmup = cfg.schedule.warmup_fraction
-    require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
-    return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup)
+    return encoder, positional
+
+
+def assemble(parts: Parts) -> ArenaModule:
+    """The whole model: the modality's input encoder at the encoder's width, positions, encoder and head."""
+    return ArenaModule(
+        parts.modality.spec, parts.modality.input_encoder(parts.encoder.dim), parts.positional, parts.encoder,
+        parts.optimizer, parts.warmup_fraction,
+    )
+
+
+def sized_to_budget(cfg: DictConfig, parts: Parts) -> tuple[Parts, int]:
+    """``parts`` with the model's width scaled to meet ``model.param_budget`` (as configured without one), and that width.
+
+    Needs the modality set up: an input encoder may depend on the data (a text vocabulary).
+    """
+    key = type(parts.encoder).width_key
+    if parts.param_budget is None:
+        return parts, cfg.model[key]
+
+    def at(width: int) -> Parts:
+        encoder, positional = build_model(cfg, parts.modality.spec, **{key: width})
+        return replace(parts, encoder=encoder, positional=positional)
+
+    family = f"{cfg.model.name} model on {parts.modality.spec.name}"
+    fit = fit_width(parts.param_budget, lambda width: assemble(at(width)), cfg.model[key], key, family)
+    log.info("model.param_budget=%s: %s=%d gives %s parameters (%+.1f%%)", f"{fit.budget:,}", key, fit.width,
+             f"{fit.params:,}", 100 * (fit.params / fit.budget - 1))
+    return at(fit.width), fit.width
 
 
 def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
@@ -130,34 +186,35 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
         modality.setup("fit")
     except ConfigError as error:  # a value that only the data shows to be wrong (e.g. an empty vocabulary)
         raise error.in_group("modality") from None
-    module = ArenaModule(
-        spec, modality.input_encoder(parts.encoder.dim), parts.positional, parts.encoder, parts.optimizer,
-        parts.warmup_fraction,
-    )
+    parts, width = sized_to_budget(cfg, parts)
+    module = assemble(parts)
     throughput = TrainingThroughput()
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [throughput]
-    logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True))
+    callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss()]
+    variant = variant_of(overrides)
+    logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True),
+                          tags=variant.split() if variant != "default" else ())
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False, default_root_dir=str(output_dir))
     with closing_logger(logger):
         trainer.fit(module, datamodule=modality)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False)[0]
         test = trainer.test(module, datamodule=modality, ckpt_path=best or None)[0]
-
-    results = {
-        "modality": spec.name,
-        "dataset": spec.dataset,
-        "model": cfg.model.name,
-        "seed": cfg.seed,
-        "test": strip_prefix(test, "test"),
-        "best_val": strip_prefix(best_val, "val"),
-        "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
-        "epochs": trainer.current_epoch,
-        "params": sum(p.numel() for p in module.parameters()),
-        "throughput": {"element": spec.element, **throughput.summary()},
-        "wall_time_s": round(time.perf_counter() - started, 2),
-        "overrides": list(overrides),
-    }
+        results = {
+            **run_identity(cfg, overrides),
+            "modality": spec.name,
+            "dataset": spec.dataset,
+            "status": "ok",
+            "test": strip_prefix(test, "test"),
+            "best_val": strip_prefix(best_val, "val"),
+            "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
+            "epochs": trainer.current_epoch,
+            "params": count_parameters(module),
+            "param_budget": parts.param_budget,
+            "width": {type(parts.encoder).width_key: width},
+            "throughput": {"element": spec.element, **throughput.summary()},
+            "wall_time_s": round(time.perf_counter() - started, 2),
+        }
+        log_summary(logger, results)
     if trainer.is_global_zero:
         write_json_atomic(output_dir / RESULTS_FILE, results)
         log.info("test accuracy %.4f, results in %s", results["test"]["acc"], output_dir / RESULTS_FILE)
@@ -165,16 +222,34 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def main(cfg: DictConfig) -> float:
-    """Command-line entry: runs, and turns a user-fixable error into one line and exit status 2."""
+    """Command-line entry: runs, and turns a user-fixable error into one line and exit status 2.
+
+    Inside a multirun, a config that already finished is reused instead of trained again, and a
+    job that fails is recorded as failed (its test accuracy is NaN) so that the sweep goes on.
+    """
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     hydra = HydraConfig.get()
+    overrides = hydra.overrides.task
+    if hydra.mode != RunMode.MULTIRUN:
+        try:
+            return run(cfg, overrides)["test"]["acc"]
+        except ArenaError as error:
+            discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    if cfg.sweep.skip_done and (reused := reuse_finished(cfg)) is not None:
+        return reused["test"]["acc"]
     try:
-        return run(cfg, hydra.overrides.task)["test"]["acc"]
-    except ArenaError as error:
-        discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        results = run(cfg, overrides)
+    except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
+        record_failure(cfg, overrides, error)
+        log.error("job failed: %s: %s", type(error).__name__, error)
+        return math.nan
+    DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
+    return results["test"]["acc"]
 
 
 def discard_if_only(output_dir: Path, bookkeeping: set[str]) -> None:

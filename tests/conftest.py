@@ -72,6 +72,24 @@ def cli(tmp_path: Path, shared_cache: Path):
     return run
 
 
+@pytest.fixture
+def modules_imported_by(tmp_path: Path):
+    """Runs ``python run.py ...`` in a subprocess and returns the names in its ``sys.modules`` when it exits."""
+
+    def run(*args: str) -> set[str]:
+        record = tmp_path / "modules.txt"
+        code = (
+            f"import atexit, runpy, sys; sys.argv = ['run.py', *{list(args)!r}]; sys.path.insert(0, {str(ROOT)!r}); "
+            f"atexit.register(lambda: open({str(record)!r}, 'w').write(' '.join(sys.modules))); "
+            f"runpy.run_path({str(ROOT / 'run.py')!r}, run_name='__main__')"
+        )
+        result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return set(record.read_text().split())
+
+    return run
+
+
 def _fingerprint(folder: Path) -> dict[str, str]:
     return {
         str(path.relative_to(folder)): hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else "folder"

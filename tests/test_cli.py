@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUIET, config_names
+from conftest import CONF, QUIET, config_names
+from framework.catalogue import scopes
 
 FAST = ["trainer=debug", *QUIET]
 
@@ -115,3 +116,29 @@ def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path,
     assert result.returncode == 0, result.stderr
     assert "W&B could not start online" in result.stdout + result.stderr
     assert results_files(tmp_path / "outputs") and list((tmp_path / "outputs").rglob("offline-run-*"))
+
+
+@pytest.mark.parametrize("flag", ["--help", "--list"])
+def test_help_and_list_do_not_import_torch(modules_imported_by, flag):
+    imported = modules_imported_by(flag)
+    assert "framework.config_sources" in imported, "run.py did not run"
+    assert not {"torch", "pytorch_lightning"} & imported
+
+
+def test_list_names_every_modality_model_dataset_and_scope(cli):
+    result = cli("--list")
+    assert result.returncode == 0, result.stderr
+    for group in ("modality", "model"):
+        for name in config_names(group):
+            summary = (CONF / group / f"{name}.yaml").read_text().splitlines()[0].removeprefix("# ")
+            assert f"\n  {name}: {summary}\n" in result.stdout
+    first_columns = {line[2:].split("  ")[0] for line in result.stdout.splitlines()}
+    datasets = {"digits (image)", "mnist (image)", "ud_ewt (text)", "ambiguity (text)", "fsdd (speech)", "sbm (graph)"}
+    assert datasets | set(scopes()) <= first_columns
+
+
+def test_list_shows_each_option_with_its_default_and_comment(cli):
+    lines = [line.split(maxsplit=1) for line in cli("--list").stdout.splitlines()]
+    assert ["heads=4", "attention heads; must divide dim"] in lines
+    assert ["positional.kind=sinusoidal", "none | sinusoidal | learned (graphs have no order: none is used there)"] in lines
+    assert not any(words[0].startswith(("_target_", "name=", "seed=", "data_dir=")) for words in lines if words)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from framework.attention_maps import AttentionRows, new_figure
 from framework.batch import VectorSet
 from framework.atomic import write_atomic
 from framework.download import fetch
@@ -24,6 +26,9 @@ from framework.edges import GRID_NEIGHBOURHOODS, grid_edges
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,37 @@ class ImageModality(Modality):
 
     def input_encoder(self, dim: int) -> nn.Module:
         return StandardizedProjection.fit(self.splits["train"].x, dim)
+
+    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+        """The image beside the attention of up to five query pixels (the centre, then the corners) over it, as heatmaps."""
+        height, width = self.grid
+        cells = [(height // 2, width // 2), (0, 0), (0, width - 1), (height - 1, 0), (height - 1, width - 1)][:queries]
+        maps = rows(torch.tensor([row * width + col for row, col in cells])).view(-1, height, width)
+        figure = new_figure(2.2 * (1 + len(cells)) + 0.8, 2.8)
+        axes = figure.subplots(1, 1 + len(cells))
+        image = self.picture(example)
+        axes[0].imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+        axes[0].set_title("image", fontsize=8)
+        extent = (-0.5, width * self.patch - 0.5, height * self.patch - 0.5, -0.5)  # cells drawn over the image's pixels
+        centre = (self.patch - 1) / 2
+        for ax, (row, col), weights in zip(axes[1:], cells, maps):
+            shown = ax.imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=float(maps.max()), extent=extent, interpolation="nearest")
+            ax.set_title(f"query {'pixel' if self.patch == 1 else 'patch'} ({row}, {col})", fontsize=8)
+            for marked in (axes[0], ax):
+                marked.plot(col * self.patch + centre, row * self.patch + centre, "rx", markersize=6)
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        figure.colorbar(shown, ax=list(axes[1:]), label="attention weight", shrink=0.8)
+        figure.suptitle(title, fontsize=9)
+        return figure
+
+    def picture(self, example: VectorSet) -> np.ndarray:
+        """The first image of ``example`` as ``[H, W]`` (grey) or ``[H, W, 3]`` (colour) values in ``[0, 1]``."""
+        height, width, p = *self.grid, self.patch
+        pixels = example.x[0].view(height, width, p, p, -1).permute(0, 2, 1, 3, 4).reshape(height * p, width * p, -1)
+        pixels = (pixels / pixels.max().clamp_min(1)).numpy()
+        return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
 
     def _sets(self, images: np.ndarray, labels: np.ndarray) -> ImageSets:
         x = to_patches(torch.from_numpy(np.ascontiguousarray(images)), self.patch)

@@ -52,6 +52,7 @@ class AttentionEncoder(Encoder):
     """
 
     requires = ModelRequirement(layouts=frozenset(Layout))
+    width_key = "dim"
 
     def __init__(
         self, spec: ModalitySpec, dim: int, layers: int, heads: int, ff_mult: int, dropout: float,

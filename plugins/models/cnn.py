@@ -45,6 +45,7 @@ class ConvEncoder(Encoder):
     """
 
     requires = ModelRequirement(layouts=frozenset({Layout.SEQUENCE, Layout.GRID}))
+    width_key = "dim"
 
     def __init__(self, spec: ModalitySpec, dim: int, layers: int, kernel_size: int, dropout: float) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")

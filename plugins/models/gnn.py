@@ -54,6 +54,7 @@ class GraphEncoder(Encoder):
     """
 
     requires = ModelRequirement(layouts=frozenset(Layout), needs_edges=True)
+    width_key = "dim"
 
     def __init__(
         self, spec: ModalitySpec, dim: int, layers: int, conv: str, heads: int, dropout: float, norm: str, residual: bool

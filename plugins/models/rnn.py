@@ -28,6 +28,7 @@ class RecurrentEncoder(Encoder):
     """
 
     requires = ModelRequirement(layouts=frozenset({Layout.SEQUENCE, Layout.GRID}))
+    width_key = "dim"
 
     def __init__(
         self, spec: ModalitySpec, dim: int, layers: int, cell: str, bidirectional: bool, dropout: float

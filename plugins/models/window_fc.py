@@ -27,6 +27,7 @@ class WindowFCEncoder(Encoder):
     """
 
     requires = ModelRequirement(layouts=frozenset({Layout.SEQUENCE}))
+    width_key = "hidden"  # the hidden layers hold nearly all its weights; dim is only the embedding width
 
     def __init__(self, spec: ModalitySpec, dim: int, window: int, hidden: int, layers: int, dropout: float) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from framework.attention_maps import AttentionRows, new_figure
 from framework.batch import IGNORE_INDEX, VectorSet
 from framework.edges import normalize_edges
 from framework.errors import DataError, one_of, require
@@ -15,6 +17,9 @@ from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
 from plugins.modalities.graph import planetoid
 from plugins.modalities.graph.sbm import generate as generate_sbm
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DATASETS = (*planetoid.NAMES, "sbm")
 SBM_KEYS = tuple(key for key in inspect.signature(generate_sbm).parameters if key != "seed")
@@ -49,6 +54,16 @@ class NodeFeatureEncoder(nn.Module):
 
     def forward(self, batch: VectorSet) -> Tensor:
         return self.proj(self.dropout(batch.x))
+
+
+def first_of_each_class(labels: Tensor) -> Tensor:
+    """The labelled nodes (``labels`` ``[N]``, ``IGNORE_INDEX`` = none) in turns over the classes, by index within each class."""
+    labelled = (labels != IGNORE_INDEX).nonzero().flatten()
+    classes = labels[labelled]
+    by_class = torch.argsort(classes, stable=True)
+    rank = torch.empty_like(by_class)  # how many labelled nodes of the same class come before
+    rank[by_class] = torch.arange(len(by_class)) - torch.searchsorted(classes[by_class], classes[by_class])
+    return labelled[torch.argsort(rank * (int(classes.max()) + 1) + classes, stable=True)]
 
 
 def checked(x: Tensor, y: Tensor, edge_index: Tensor, masks: dict[str, Tensor], source: str) -> Tensor:
@@ -102,6 +117,7 @@ class GraphModality(Modality):
         self.dataset, self.normalize_features, self.input_dropout = dataset, normalize_features, input_dropout
         self.sbm_settings, self.data_seed, self.attention_scope = sbm, data_seed, attention_scope
         self.num_features = 0
+        self.classes = torch.empty(0, dtype=torch.long)  # every node's class (all splits), for pictures
 
     @property
     def spec(self) -> ModalitySpec:
@@ -136,8 +152,36 @@ class GraphModality(Modality):
         x = data.x.float()
         if self.normalize_features:
             x = x / x.abs().sum(dim=1, keepdim=True).clamp_min(1e-12)
-        self.num_features = x.shape[1]
+        self.num_features, self.classes = x.shape[1], data.y
         self.splits = {split: GraphSplit(x, edge_index, data.y, mask) for split, mask in masks.items()}
 
     def input_encoder(self, dim: int) -> nn.Module:
         return NodeFeatureEncoder(self.num_features, dim, self.input_dropout)
+
+    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+        """For ``queries`` labelled nodes of the split, a bar per weight on the node itself and on each neighbour.
+
+        The nodes are taken from each class in turn, so several classes show. Bars run highest first
+        (at most ``max_elements``), each labelled ``node id (class)`` and coloured by class; a panel's
+        title gives the share of the weight its neighbourhood holds (all of it under the ``graph``
+        scope, less under ``full``).
+        """
+        nodes = first_of_each_class(example.y[0])[:queries]
+        source, target = example.edge_index
+        neighbourhoods = [torch.cat([node[None], source[target == node]]) for node in nodes]
+        bars = min(max_elements, max(len(keys) for keys in neighbourhoods))
+        figure = new_figure(3.4 * len(nodes), min(2.2 + 0.22 * bars, 16))
+        panels = figure.subplots(1, len(nodes), squeeze=False)[0]
+        for ax, node, keys, row in zip(panels, nodes.tolist(), neighbourhoods, rows(nodes)):
+            shown = keys[row[keys].argsort(descending=True)][:max_elements].tolist()
+            ax.barh(range(len(shown)), row[shown].numpy(), color=[f"C{int(self.classes[k]) % 10}" for k in shown])
+            names = [f"{'itself ' if k == node else ''}{k} ({int(self.classes[k])})" for k in shown]
+            ax.set_yticks(range(len(shown)), names, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xlabel("attention weight")
+            ax.set_title(
+                f"node {node} (class {int(self.classes[node])}), {len(keys) - 1} neighbours:\n"
+                f"{float(row[keys].sum()):.0%} of its weight", fontsize=8,
+            )
+        figure.suptitle(title, fontsize=9)
+        return figure

@@ -6,12 +6,14 @@ import hashlib
 import io
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from framework.atomic import write_atomic
+from framework.attention_maps import AttentionRows, matrix_figure
 from framework.embedding import StandardizedProjection
 from framework.batch import VectorSet
 from framework.edges import band_edges
@@ -21,7 +23,10 @@ from framework.sequences import SequenceSets
 from framework.spec import Layout, ModalitySpec, Target
 from plugins.modalities.speech import fsdd
 from plugins.modalities.speech.connected import SILENCE, connect, group_sizes
-from plugins.modalities.speech.features import log_mel, speech_span, standardize
+from plugins.modalities.speech.features import SHIFT_MS, log_mel, speech_span, standardize
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +128,18 @@ class SpeechModality(Modality):
 
     def input_encoder(self, dim: int) -> nn.Module:
         return StandardizedProjection.fit(self.splits["train"].x, dim)
+
+    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+        """The frames × frames weight matrix of the example's first ``max_elements`` frames, both axes in seconds."""
+        length = int(example.mask[0].sum())
+        shown = min(length, max_elements)
+        if shown < length:
+            title += f"\n(the first {shown} of {length} frames)"
+        seconds = shown * SHIFT_MS / 1000  # frame i starts at i * SHIFT_MS
+        figure, _ = matrix_figure(
+            rows(torch.arange(shown))[:, :shown], title, (7, 6), "attended frame (s)", "frame (s)", extent=(0, seconds, seconds, 0)
+        )
+        return figure
 
     def _settings(self, recordings: list[fsdd.Recording]) -> dict:
         """Everything the features depend on, including which files (and sizes) they come from."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
+from framework.attention_maps import AttentionRows, matrix_figure
 from framework.batch import VectorSet
 from framework.edges import band_edges
 from framework.errors import ConfigError, one_of, require
@@ -18,6 +20,9 @@ from plugins.modalities.text import ambiguity, ud_ewt
 from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence
 from plugins.modalities.text.embedding import TokenEmbedding
 from plugins.modalities.text.vocabulary import PAD, UNK, Vocabulary, ambiguous_forms
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DATASETS = ("ud_ewt", "ambiguity")
 SUBSETS = ("ambiguous", "unknown")
@@ -166,6 +171,25 @@ class TextModality(Modality):
             len(self.vocabulary.words), len(self.vocabulary.chars), dim,
             self.word_dim, self.char_dim, self.char_channels, self.word_dropout,
         )
+
+    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+        """The words × words weight matrix of the sentence (its first ``max_elements`` words), the words on both axes."""
+        length = int(example.mask[0].sum())
+        shown = min(length, max_elements)
+        words = [self.word(chars) for chars in example.x[0, :shown, 1:].tolist()]
+        if shown < length:
+            title += f"\n(the first {shown} of {length} words)"
+        side = min(3.5 + 0.18 * shown, 16)
+        figure, axes = matrix_figure(rows(torch.arange(shown))[:, :shown], title, (side + 1, side), "attended word", "word")
+        fontsize = max(4, 9 - shown // 20)
+        axes.set_xticks(range(shown), words, rotation=90, fontsize=fontsize)
+        axes.set_yticks(range(shown), words, fontsize=fontsize)
+        return figure
+
+    def word(self, char_ids: list[int]) -> str:
+        """A word of a batch back from its character ids; ``…`` marks a word that may be cut at ``max_word_chars``."""
+        spelled = self.vocabulary.spell(char_ids)
+        return spelled + "…" if len(spelled) == self.max_word_chars else spelled
 
     def _sentences(self) -> dict[str, list[TaggedSentence]]:
         if self.dataset == "ud_ewt":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from framework.errors import ConfigError
 from plugins.modalities.text.conllu_reader import TaggedSentence
@@ -60,6 +61,14 @@ class Vocabulary:
     def char_ids(self, word: str, limit: int) -> list[int]:
         """Ids of ``word``'s first ``limit`` characters (:data:`UNK` for characters unseen in training)."""
         return [self.chars.get(char, UNK) for char in word[:limit]]
+
+    def spell(self, char_ids: Iterable[int]) -> str:
+        """The word spelled by ``char_ids`` (padding skipped; a character unseen in training reads ``?``)."""
+        return "".join("?" if i == UNK else self._char_of[i] for i in char_ids if i != PAD)
+
+    @cached_property
+    def _char_of(self) -> dict[int, str]:
+        return {i: char for char, i in self.chars.items()}
 
 
 def ambiguous_forms(sentences: Iterable[TaggedSentence], vocabulary: Vocabulary) -> frozenset[str]:

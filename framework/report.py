@@ -1,0 +1,273 @@
+"""Sweep reports: every run's ``results.json`` under a folder → ``report.md``, ``report.csv`` and plots.
+
+``python -m framework.report multirun/2026-11-25/10-00-00-000000`` writes the report into that
+folder (``--out`` elsewhere, ``--wandb`` also uploads it). One row per (study, modality, dataset,
+model, variant), where the variant is every override that is not the modality, model, dataset or
+seed; mean ± sd over the seeds. Failed jobs are listed with their error, unreadable files with
+what is wrong with them, and runs from more than one code version are flagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framework.errors import ArenaError
+from framework.results import RESULTS_FILE
+from framework.sweep import variant_of
+
+REQUIRED = ("modality", "model", "seed")
+
+
+class ReportError(ArenaError):
+    """A folder that holds no run to report."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One job's folder and its parsed ``results.json``."""
+
+    folder: Path
+    results: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.results["status"] == "ok"
+
+    @property
+    def variant(self) -> str:
+        """The overrides that make this run a variant, as ``key=value`` joined by spaces (``default`` if none)."""
+        return self.results.get("variant") or variant_of(self.results.get("overrides", []))
+
+
+@dataclass
+class Runs:
+    """Everything found under a folder: the runs, and the files that could not be read."""
+
+    root: Path
+    runs: list[Run]
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def code_versions(self) -> set[str]:
+        return {run.results.get("code_version", "unknown") for run in self.runs}
+
+
+@dataclass
+class Row:
+    """One comparison cell: the successful seeds of one (study, modality, dataset, model, variant)."""
+
+    study: str | None
+    modality: str
+    dataset: str | None
+    model: str
+    variant: str
+    runs: list[Run]
+
+    def values(self, *path: str) -> list[float]:
+        """The numbers at ``path`` (e.g. ``("test", "acc")``) over the seeds, skipping runs without one."""
+        found = []
+        for run in self.runs:
+            value: Any = run.results
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, (int, float)) and not math.isnan(value):
+                found.append(float(value))
+        return found
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(run.results["seed"] for run in self.runs)
+
+    @property
+    def test_metrics(self) -> list[str]:
+        return sorted({key for run in self.runs for key in run.results.get("test", {}) if key != "loss"},
+                      key=lambda key: (key != "acc", key))
+
+
+def read_run(path: Path) -> Run:
+    """Parses one ``results.json``; raises ``ValueError`` saying what is wrong with it."""
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    if not isinstance(results, dict):
+        raise ValueError("not a JSON object")
+    missing = [key for key in REQUIRED if key not in results]
+    if results.get("status", "ok") == "ok" and not isinstance(results.get("test"), dict):
+        missing.append("test")
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)} (not a results file of this project)")
+    # Results written before runs recorded a status or code version are finished runs of unknown code.
+    return Run(path.parent, {"status": "ok", "code_version": "unknown", **results})
+
+
+def collect_runs(root: Path) -> Runs:
+    """Every ``results.json`` under ``root`` (hidden folders such as the finished-config index skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"{root} is not a folder; give the folder of a multirun (e.g. multirun/<date>/<time>)")
+    runs, unreadable = [], []
+    for path in sorted(root.rglob(RESULTS_FILE)):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        try:
+            runs.append(read_run(path))
+        except ValueError as error:
+            unreadable.append((path, str(error)))
+    return Runs(root, runs, unreadable)
+
+
+def aggregate(runs: Iterable[Run]) -> list[Row]:
+    """Groups successful runs into rows, in a stable order (study, modality, dataset, model, variant)."""
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.ok:
+            r = run.results
+            groups[(r.get("study"), r["modality"], r.get("dataset"), r["model"], run.variant)].append(run)
+    return [Row(*key, members) for key, members in sorted(groups.items(), key=lambda item: tuple(map(str, item[0])))]
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (``None`` where undefined: no values, or one value for the sd)."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def format_mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    mean, sd = mean_sd(values)
+    if mean is None:
+        return "–"
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def format_mean(values: Sequence[float], spec: str) -> str:
+    mean, _ = mean_sd(values)
+    return "–" if mean is None else format(mean, spec)
+
+
+def markdown_table(rows: list[Row]) -> list[str]:
+    """The comparison table; subset metrics (e.g. ``acc_ambiguous``) get their own columns."""
+    extra = sorted({m for row in rows for m in row.test_metrics} - {"acc"})
+    head = ["modality", "dataset", "model", "variant", "seeds", "test acc", *extra, "params", "elements/s", "wall s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [
+            row.modality, row.dataset or "", row.model, f"`{row.variant}`", ", ".join(map(str, row.seeds)),
+            format_mean_sd(row.values("test", "acc")), *(format_mean_sd(row.values("test", m)) for m in extra),
+            format_mean(row.values("params"), ",.0f"), format_mean(row.values("throughput", "elements_per_s"), ",.0f"),
+            format_mean(row.values("wall_time_s"), ".1f"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def problems(runs: Runs) -> list[str]:
+    """The report's warnings section: failed jobs, unreadable files, mixed code versions."""
+    lines = []
+    failed = [run for run in runs.runs if not run.ok]
+    if failed:
+        lines += ["", "## Failed jobs", "", "| job | model | variant | seed | error |", "|---|---|---|---|---|"]
+        lines += [f"| {run.folder.relative_to(runs.root)} | {run.results['model']} | `{run.variant}` | "
+                  f"{run.results['seed']} | {run.results.get('error', 'unknown error')} |" for run in failed]
+    if runs.unreadable:
+        lines += ["", "## Unreadable results", ""]
+        lines += [f"- `{path.relative_to(runs.root)}`: {reason}" for path, reason in runs.unreadable]
+    if len(runs.code_versions) > 1:
+        lines += ["", f"**Warning:** these runs come from {len(runs.code_versions)} code versions "
+                      f"({', '.join(sorted(runs.code_versions))}); numbers may not be comparable."]
+    return lines
+
+
+def render_markdown(runs: Runs, rows: list[Row], plots: list[Path]) -> str:
+    """The whole ``report.md``: one section per study (or one table), problems, then the plots."""
+    ok = sum(run.ok for run in runs.runs)
+    lines = [f"# Report: {runs.root.name}", "",
+             f"{ok} finished runs, {len(runs.runs) - ok} failed, {len(runs.unreadable)} unreadable; "
+             f"code {', '.join(sorted(runs.code_versions))}. Mean ± sd over seeds."]
+    for study in sorted({row.study for row in rows}, key=str):
+        lines += ["", f"## Study {study}" if study else "## Results", ""]
+        lines += markdown_table([row for row in rows if row.study == study])
+    lines += problems(runs)
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{plot.stem}]({plot.name})" for plot in plots]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    """``report.csv``: one line per row, mean and sd of every test metric, sizes and speeds."""
+    metrics = sorted({m for row in rows for m in row.test_metrics})
+    fields = ["study", "modality", "dataset", "model", "variant", "n", "seeds",
+              *(f"test_{m}_{stat}" for m in metrics for stat in ("mean", "sd")),
+              "params", "elements_per_s", "samples_per_s", "wall_time_s"]
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fields)
+        writer.writeheader()
+        for row in rows:
+            record = {"study": row.study or "", "modality": row.modality, "dataset": row.dataset or "",
+                      "model": row.model, "variant": row.variant, "n": len(row.runs),
+                      "seeds": " ".join(map(str, row.seeds)),
+                      "params": mean_sd(row.values("params"))[0],
+                      "elements_per_s": mean_sd(row.values("throughput", "elements_per_s"))[0],
+                      "samples_per_s": mean_sd(row.values("throughput", "samples_per_s"))[0],
+                      "wall_time_s": mean_sd(row.values("wall_time_s"))[0]}
+            for m in metrics:
+                record[f"test_{m}_mean"], record[f"test_{m}_sd"] = mean_sd(row.values("test", m))
+            writer.writerow(record)
+
+
+def write_report(runs: Runs, out_dir: Path) -> Path:
+    """Writes ``report.md``, ``report.csv`` and the plots into ``out_dir``; returns the Markdown file."""
+    from framework.report_plots import draw_plots
+
+    rows = aggregate(runs.runs)
+    if not rows:
+        raise ReportError(f"no finished run under {runs.root} ({len(runs.runs)} failed, {len(runs.unreadable)} unreadable)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = draw_plots(rows, out_dir)
+    write_csv(rows, out_dir / "report.csv")
+    markdown = out_dir / "report.md"
+    markdown.write_text(render_markdown(runs, rows, plots))
+    return markdown
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m framework.report FOLDER [--out DIR] [--wandb]``."""
+    parser = argparse.ArgumentParser(prog="python -m framework.report", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="a multirun folder (or any folder holding run folders)")
+    parser.add_argument("--out", type=Path, help="where to write the report (default: the folder itself)")
+    parser.add_argument("--wandb", metavar="PROJECT", nargs="?", const="attention-arena",
+                        help="also upload the table and plots to this W&B project (offline without an API key)")
+    args = parser.parse_args(argv)
+    try:
+        runs = collect_runs(args.folder)
+        if not runs.runs and not runs.unreadable:
+            raise ReportError(f"no {RESULTS_FILE} under {args.folder}; give the folder of a multirun")
+        markdown = write_report(runs, args.out or args.folder)
+    except ArenaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path, reason in runs.unreadable:
+        print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+    if args.wandb:
+        from framework.report_wandb import upload_report
+
+        upload_report(markdown.parent, args.wandb, name=f"report-{args.folder.resolve().name}")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

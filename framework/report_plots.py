@@ -1,0 +1,117 @@
+"""The report's plots (PNG, drawn with matplotlib's Agg backend, so no display is needed)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from framework.report import Row, mean_sd
+
+FRACTION_KEY = "modality.train_fraction"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    mean, sd = mean_sd(values)
+    return mean, sd or 0.0
+
+
+def _short(part: str) -> str:
+    """``model.layers=2`` → ``layers=2``: the group is plain from the model or modality column."""
+    return part.split(".", 1)[1] if part.startswith(("model.", "modality.")) else part
+
+
+def _label(row: Row, drop: set[str] = frozenset()) -> str:
+    """The row's model and the variant parts not in ``drop``."""
+    parts = [_short(part) for part in row.variant.split() if part != "default" and part not in drop]
+    return " ".join([row.model, *parts])
+
+
+def accuracy_by_model(rows: list[Row], path: Path) -> Path:
+    """Test accuracy per model (and variant) with sd error bars, one panel per (study, modality, dataset)."""
+    plt = _pyplot()
+    panels: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        panels[(row.study, row.modality, row.dataset)].append(row)
+    columns = min(2, len(panels))
+    lines = math.ceil(len(panels) / columns)
+    tallest = max(len(members) for members in panels.values())
+    figure, axes = plt.subplots(lines, columns, figsize=(6.5 * columns, (1.2 + 0.4 * tallest) * lines), squeeze=False)
+    for ax, ((study, modality, dataset), members) in zip(axes.flat, panels.items()):
+        shared = set.intersection(*(set(row.variant.split()) for row in members)) if len(members) > 1 else set()
+        stats = [_mean_sd(row.values("test", "acc")) for row in members]
+        ax.barh(range(len(members)), [m for m, _ in stats], xerr=[s for _, s in stats], capsize=3, color="tab:blue")
+        ax.set_yticks(range(len(members)), [_label(row, shared) for row in members], fontsize=8)
+        ax.invert_yaxis()
+        for y, (mean, _) in enumerate(stats):
+            ax.text(mean / 2, y, f"{mean:.3f}", va="center", ha="center", color="white", fontsize=8)
+        ax.set_title(" · ".join(str(part) for part in (study, modality, dataset) if part), fontsize=9)
+        ax.set_xlabel("test accuracy (mean ± sd over seeds)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def accuracy_vs_params(rows: list[Row], path: Path) -> Path:
+    """Test accuracy against parameter count, one marker per row, coloured by model."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(6, 4))
+    colours = {model: f"C{i}" for i, model in enumerate(sorted({row.model for row in rows}))}
+    for row in rows:
+        params = row.values("params")
+        if params:
+            mean, sd = _mean_sd(row.values("test", "acc"))
+            ax.errorbar(params[0], mean, yerr=sd, fmt="o", color=colours[row.model], capsize=3)
+    for model, colour in colours.items():
+        ax.plot([], [], "o", color=colour, label=model)
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters", ylabel="test accuracy")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def accuracy_vs_fraction(rows: list[Row], path: Path) -> Path | None:
+    """Test accuracy against the training-set fraction, one line per model variant; None if no sweep varies it."""
+    lines: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
+    for row in rows:
+        fraction = next((part.split("=", 1)[1] for part in row.variant.split() if part.startswith(f"{FRACTION_KEY}=")), None)
+        if fraction is not None:
+            lines[(row.modality, row.dataset, _label(row, drop={part for part in row.variant.split() if part.startswith(f"{FRACTION_KEY}=")}))].append((float(fraction), *_mean_sd(row.values("test", "acc"))))
+    if not any(len(points) > 1 for points in lines.values()):
+        return None
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(6, 4))
+    for (modality, dataset, label), points in sorted(lines.items()):
+        points.sort()
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
+                    label=f"{modality}/{dataset}: {label}")
+    ax.set_xscale("log")
+    ax.set(xlabel="training-set fraction", ylabel="test accuracy")
+    ax.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def draw_plots(rows: list[Row], out_dir: Path) -> list[Path]:
+    """Draws every plot the rows support into ``out_dir``; returns the files written."""
+    plots = [accuracy_by_model(rows, out_dir / "accuracy_by_model.png"),
+             accuracy_vs_params(rows, out_dir / "accuracy_vs_params.png"),
+             accuracy_vs_fraction(rows, out_dir / "accuracy_vs_train_fraction.png")]
+    return [plot for plot in plots if plot is not None]
