@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import math
 import statistics
@@ -174,6 +175,21 @@ def markdown_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def study_section(rows: list[Row]) -> list[str]:
+    """A study's heading, its claim, and the verdict its ``study.verdict`` function gives on these rows."""
+    info = rows[0].runs[0].results.get("study_info") or {}
+    lines = ["", f"## Study {rows[0].study} ({info.get('size') or 'unknown size'})", ""]
+    if info.get("claim"):
+        lines += [f"**Claim.** {info['claim']}", ""]
+    try:
+        module, name = info["verdict"].rsplit(".", 1)
+        verdict = getattr(importlib.import_module(module), name)(rows)
+    except Exception as error:  # noqa: BLE001 - a broken verdict must not cost the report
+        return lines + [f"**Verdict:** not available ({type(error).__name__}: {error}).", ""]
+    outcome = {True: "supported", False: "not supported", None: "inconclusive"}[verdict.supported]
+    return lines + [f"**Verdict: {outcome}.** {verdict.reason}", ""]
+
+
 def problems(runs: Runs) -> list[str]:
     """The report's warnings section: failed jobs, unreadable files, mixed code versions."""
     lines = []
@@ -198,8 +214,9 @@ def render_markdown(runs: Runs, rows: list[Row], plots: list[Path]) -> str:
              f"{ok} finished runs, {len(runs.runs) - ok} failed, {len(runs.unreadable)} unreadable; "
              f"code {', '.join(sorted(runs.code_versions))}. Mean ± sd over seeds."]
     for study in sorted({row.study for row in rows}, key=str):
-        lines += ["", f"## Study {study}" if study else "## Results", ""]
-        lines += markdown_table([row for row in rows if row.study == study])
+        members = [row for row in rows if row.study == study]
+        lines += study_section(members) if study else ["", "## Results", ""]
+        lines += markdown_table(members)
     lines += problems(runs)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{plot.stem}]({plot.name})" for plot in plots]

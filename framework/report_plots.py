@@ -26,7 +26,9 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def _short(part: str) -> str:
-    """``model.layers=2`` → ``layers=2``: the group is plain from the model or modality column."""
+    """``model.layers=2`` → ``layers=2`` (the group is plain from the model column); ``arm=s5_graph/gcn`` → ``gcn``."""
+    if part.startswith("arm="):
+        return part.rsplit("/", 1)[-1]
     return part.split(".", 1)[1] if part.startswith(("model.", "modality.")) else part
 
 

@@ -224,8 +224,10 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float:
     """Command-line entry: runs, and turns a user-fixable error into one line and exit status 2.
 
+    Returns the best validation accuracy: what a sweeper (Optuna) may optimise; the test score stays unseen.
+
     Inside a multirun, a config that already finished is reused instead of trained again, and a
-    job that fails is recorded as failed (its test accuracy is NaN) so that the sweep goes on.
+    job that fails is recorded as failed (its score is NaN) so that the sweep goes on.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -234,14 +236,14 @@ def main(cfg: DictConfig) -> float:
     overrides = hydra.overrides.task
     if hydra.mode != RunMode.MULTIRUN:
         try:
-            return run(cfg, overrides)["test"]["acc"]
+            return run(cfg, overrides)["best_val"]["acc"]
         except ArenaError as error:
             discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
 
     if cfg.sweep.skip_done and (reused := reuse_finished(cfg)) is not None:
-        return reused["test"]["acc"]
+        return reused["best_val"]["acc"]
     try:
         results = run(cfg, overrides)
     except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
@@ -249,7 +251,7 @@ def main(cfg: DictConfig) -> float:
         log.error("job failed: %s: %s", type(error).__name__, error)
         return math.nan
     DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
-    return results["test"]["acc"]
+    return results["best_val"]["acc"]
 
 
 def discard_if_only(output_dir: Path, bookkeeping: set[str]) -> None:

@@ -81,12 +81,20 @@ def run_identity(cfg: DictConfig, overrides: Iterable[str]) -> dict[str, Any]:
         "dataset": cfg.modality.get("dataset"),
         "model": cfg.model.name,
         "seed": cfg.seed,
-        "study": cfg.study.name if cfg.get("study") else None,
+        **study_identity(cfg.get("study")),
         "config_hash": config_hash(cfg, cfg.sweep.hash_ignores),
         "code_version": code_version(),
         "variant": variant_of(overrides),
         "overrides": overrides,
     }
+
+
+def study_identity(study: DictConfig | None) -> dict[str, Any]:
+    """The study a run belongs to (``None`` outside one), with what the report needs to judge it."""
+    if study is None:
+        return {"study": None}
+    info = {"claim": study.get("claim"), "verdict": study.get("verdict"), "size": study.get("size")}
+    return {"study": study.get("name"), "study_info": info}
 
 
 def record_failure(cfg: DictConfig, overrides: Iterable[str], error: BaseException) -> dict[str, Any]:
