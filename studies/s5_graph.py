@@ -18,11 +18,13 @@ def verdict(rows: list[Row]) -> Verdict:
     edges, full = arm(rows, "attn_edges"), arm(rows, "attn_full")
     best = max((arm(rows, "gcn"), arm(rows, "gat")), key=lambda row: accuracy(row)[0])
     (edge_mean, edge_sd), (best_mean, best_sd), (full_mean, _) = accuracy(edges), accuracy(best), accuracy(full)
-    matches = edge_mean >= best_mean - max(MATCH, 2 * max(edge_sd, best_sd))
+    tolerance = max(MATCH, 2 * max(edge_sd, best_sd))
+    matches = edge_mean >= best_mean - tolerance
+    relation = "beats" if edge_mean > best_mean + tolerance else "matches" if matches else "falls short of"
     behind = full_mean <= edge_mean - GAP
     reason = (
-        f"attention over edges {describe(edges)} vs the better GNN ({arm_name(best)}) {describe(best)}: "
-        f"{'matches' if matches else 'does not match'} (within {MATCH} or 2 sd); attention over all nodes "
+        f"attention over edges {describe(edges)} {relation} the better GNN ({arm_name(best)}) {describe(best)} "
+        f"(tolerance {tolerance:.3f}: {MATCH} or 2 sd); attention over all nodes "
         f"{describe(full)}, {edge_mean - full_mean:+.3f} below attention over edges "
         f"({'far behind' if behind else 'not far behind'}, threshold {GAP})."
     )
