@@ -213,6 +213,9 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
             "width": {type(parts.encoder).width_key: width},
             "throughput": {"element": spec.element, **throughput.summary()},
             "wall_time_s": round(time.perf_counter() - started, 2),
+            # Properties of the trained model that check callbacks (framework.checks) measured.
+            "checks": {key: value for callback in callbacks if hasattr(callback, "checks")
+                       for key, value in callback.checks().items()},
         }
         log_summary(logger, results)
     if trainer.is_global_zero:

@@ -56,3 +56,8 @@ def missing(rows: list[Row], names: list[str]) -> Verdict | None:
     """An inconclusive verdict naming the arms that have no finished run, or None when all are there."""
     absent = [name for name in names if arm(rows, name) is None]
     return Verdict(None, f"no finished runs for {', '.join(absent)}; nothing to conclude") if absent else None
+
+
+def scaling(row: Row) -> list[dict]:
+    """The step timings of the row's first seed that has them (``checks.scaling``: length, step_s, elements_per_s, peak)."""
+    return next((run.results["checks"]["scaling"] for run in row.runs if (run.results.get("checks") or {}).get("scaling")), [])

@@ -93,3 +93,81 @@ def test_s4_is_supported_when_the_cnn_leads_on_little_data_and_the_gap_closes():
     )
     assert found.supported is True
     assert "CNN minus full attention: +0.200 at 0.1, +0.030 at 1" in found.reason
+
+
+@pytest.mark.parametrize("modality", ["text", "image"])
+def test_without_positions_shuffling_a_sets_inputs_shuffles_its_outputs(make_config, modality):
+    cfg = make_config("experiment=claims/s2_positions", "study=quick", f"+arm=s2_positions/{modality}_none")
+    checks = run(cfg)["checks"]
+    assert checks["permutation_equivariant"] is True and checks["permutation_deviation"] < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["sinusoidal", "learned"])
+def test_with_positions_shuffling_the_inputs_changes_the_outputs(make_config, kind):
+    cfg = make_config("experiment=claims/s2_positions", "study=quick", f"+arm=s2_positions/text_{kind}")
+    checks = run(cfg)["checks"]
+    assert checks["permutation_equivariant"] is False and checks["permutation_deviation"] > 1e-2
+
+
+def test_a_shuffle_moves_real_elements_only():
+    import torch
+
+    from framework.checks import shuffle_within_sets
+
+    mask = torch.tensor([[True, True, True, False], [True, False, False, False]])
+    index = shuffle_within_sets(mask, torch.Generator().manual_seed(0))
+    assert sorted(index[0, :3].tolist()) == [0, 1, 2] and index[0, 3] == 3
+    assert index[1].tolist() == [0, 1, 2, 3]
+
+
+def test_s2_is_supported_when_only_runs_without_positions_are_equivariant_and_positions_help():
+    from studies.s2_positions import verdict
+
+    made = []
+    for modality in ("text", "image"):
+        for kind, score in (("none", 0.5), ("sinusoidal", 1.0), ("learned", 0.98)):
+            metric = "acc_ambiguous" if modality == "text" else "acc"
+            (row,) = rows("s2_positions", {f"{modality}_{kind}": [score]}, metric=metric)
+            row.runs[0].results["checks"] = {"permutation_equivariant": kind == "none"}
+            made.append(row)
+    found = verdict(made)
+    assert found.supported is True and "positions add +0.500 on text" in found.reason
+
+
+def test_the_scaling_probe_times_each_length_and_measures_its_peak_memory(make_config):
+    cfg = make_config("experiment=claims/s3_truncated", "study=quick", "+arm=s3_truncated/window_16",
+                      "callbacks.scaling.lengths=[64,128]", "callbacks.scaling.repeats=1")
+    scaling = run(cfg)["checks"]["scaling"]
+    assert [point["length"] for point in scaling] == [64, 128]
+    assert all(point["step_s"] > 0 and point["peak_extra_mb"] is not None for point in scaling)
+
+
+def test_the_scaling_probe_stops_growing_after_a_step_slower_than_its_limit(make_config):
+    cfg = make_config("experiment=claims/s3_truncated", "study=quick", "+arm=s3_truncated/full",
+                      "callbacks.scaling.lengths=[64,128,256]", "callbacks.scaling.repeats=1", "callbacks.scaling.max_step_s=1e-9")
+    assert [point["length"] for point in run(cfg)["checks"]["scaling"]] == [64]
+
+
+def timed(row: Row, curve: list[tuple[int, float, float]]) -> Row:
+    """``row`` with step timings (length, seconds, peak MB) recorded on its first seed."""
+    row.runs[0].results["checks"] = {"scaling": [
+        {"length": n, "step_s": s, "elements_per_s": n / s, "peak_extra_mb": mb} for n, s, mb in curve]}
+    return row
+
+
+def test_s3_is_supported_when_a_window_keeps_accuracy_and_grows_more_slowly():
+    from studies.s3_truncated import verdict
+
+    made = rows("s3_truncated", {"full": [0.75], "window_16": [0.80], "window_64": [0.85], "window_256": [0.84]})
+    quadratic, linear = [(500, 0.1, 100), (2000, 1.6, 1600)], [(500, 0.1, 100), (2000, 0.4, 400)]
+    found = verdict([timed(row, quadratic if row.model == "full" else linear) for row in made])
+    assert found.supported is True
+    assert "full: time ∝ N^2.00, memory ∝ N^2.00" in found.reason and "window_64: time ∝ N^1.00" in found.reason
+
+
+def test_s6_is_not_supported_when_the_rnn_keeps_up():
+    from studies.s6_parallel import verdict
+
+    made = rows("s6_parallel", {"text_rnn": [0.94], "text_attn": [0.94], "speech_rnn": [0.95], "speech_attn": [0.85]})
+    found = verdict([timed(row, [(256, 0.1, 10)]) for row in made])
+    assert found.supported is False and "training elements/s at 256: rnn 2,560, attn 2,560 (1.0×)" in found.reason

@@ -82,3 +82,31 @@ def test_a_wandb_run_is_grouped_by_modality_typed_by_model_tagged_and_summarised
     logged = run_file.read_bytes()
     for expected in (b"image", b"digits", b"model.dim=32", b"throughput/elements_per_s", b"best_val/acc", b"params"):
         assert expected in logged, expected
+
+
+def compose_hydra(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_the_slurm_preset_composes_a_submitit_slurm_launcher():
+    launcher = compose_hydra("hydra/launcher=slurm", "hydra.launcher.partition=gpu").hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("gpu", 1, 240)
+
+
+def test_the_parallel_preset_composes_a_joblib_launcher():
+    launcher = compose_hydra("hydra/launcher=parallel").hydra.launcher
+    assert launcher._target_.endswith("joblib_launcher.JoblibLauncher") and launcher.n_jobs == 2
+
+
+def test_an_optuna_search_runs_its_trials_on_best_validation_accuracy(cli, tmp_path):
+    result = cli("-m", "hparams_search=attn_optuna", "hydra.sweeper.n_trials=2", *FAST, f"hydra.sweep.dir={tmp_path / 's'}")
+
+    assert result.returncode == 0, result.stderr
+    trials = results_in(tmp_path / "s")
+    assert len(trials) == 2
+    best = (tmp_path / "s" / "optimization_results.yaml").read_text()
+    assert f"best_value: {max(r['best_val']['acc'] for r in trials.values())}" in best
