@@ -182,7 +182,8 @@ def test_a_bad_attention_maps_value_is_a_config_error_naming_its_key(make_config
 
 def test_with_a_wandb_logger_the_maps_are_also_logged_as_wandb_images(make_config):
     cfg = make_config("model=attn", "model.layers=1", "callbacks.attention_maps.examples=2", "logger=wandb", "trainer=default",
-                      "trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1")
+                      "trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
+                      "trainer.log_every_n_steps=1")
     run(cfg)
     (offline_run,) = (Path(cfg.output_dir) / "wandb").glob("offline-run-*")
     assert len(list((offline_run / "files" / "media" / "images" / "attention").glob("layer1_*.png"))) == 2
