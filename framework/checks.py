@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 from dataclasses import replace
@@ -93,10 +94,19 @@ def peak_memory_mb(device: torch.device) -> float | None:
 
 
 def reset_peak_memory(device: torch.device) -> None:
-    """Starts a new peak: CUDA's allocator statistics, or the kernel's peak-RSS mark (``clear_refs`` 5)."""
+    """Starts a new peak: CUDA's allocator statistics, or the kernel's peak-RSS mark (``clear_refs`` 5).
+
+    On CPU, glibc first returns the freed heap to the system (``malloc_trim``): memory that the
+    previous steps freed but malloc kept would otherwise absorb the next step's allocations, and
+    its peak would read as zero.
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the peak may then be under-read
+        pass
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:

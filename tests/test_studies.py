@@ -142,6 +142,13 @@ def test_the_scaling_probe_times_each_length_and_measures_its_peak_memory(make_c
     assert all(point["step_s"] > 0 and point["peak_extra_mb"] is not None for point in scaling)
 
 
+def test_the_scaling_probe_sees_full_attentions_memory_grow_with_the_length(make_config):
+    cfg = make_config("experiment=claims/s3_truncated", "study=quick", "+arm=s3_truncated/full",
+                      "callbacks.scaling.lengths=[256,1024]", "callbacks.scaling.repeats=1")
+    short, long = run(cfg)["checks"]["scaling"]
+    assert long["peak_extra_mb"] > max(10.0, 4 * short["peak_extra_mb"])
+
+
 def test_the_scaling_probe_stops_growing_after_a_step_slower_than_its_limit(make_config):
     cfg = make_config("experiment=claims/s3_truncated", "study=quick", "+arm=s3_truncated/full",
                       "callbacks.scaling.lengths=[64,128,256]", "callbacks.scaling.repeats=1", "callbacks.scaling.max_step_s=1e-9")
