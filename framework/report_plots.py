@@ -111,9 +111,35 @@ def accuracy_vs_fraction(rows: list[Row], path: Path) -> Path | None:
     return path
 
 
+def step_cost_vs_length(rows: list[Row], path: Path) -> Path | None:
+    """Training-step time and peak memory against sequence length (``checks.scaling``); None if no run measured them."""
+    curves = {}
+    for row in rows:
+        curve = next((run.results["checks"]["scaling"] for run in row.runs if (run.results.get("checks") or {}).get("scaling")), None)
+        if curve:
+            curves[f"{row.modality}: {_label(row)}"] = curve
+    if not curves:
+        return None
+    plt = _pyplot()
+    figure, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, curve in sorted(curves.items()):
+        lengths = [point["length"] for point in curve]
+        time_ax.plot(lengths, [point["step_s"] for point in curve], marker="o", label=label)
+        memory_ax.plot(lengths, [float("nan") if point["peak_extra_mb"] is None else point["peak_extra_mb"] for point in curve],
+                       marker="o", label=label)
+    time_ax.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="training step (s)")
+    memory_ax.set(xscale="log", xlabel="sequence length", ylabel="peak memory of a step (MB)")
+    time_ax.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def draw_plots(rows: list[Row], out_dir: Path) -> list[Path]:
     """Draws every plot the rows support into ``out_dir``; returns the files written."""
     plots = [accuracy_by_model(rows, out_dir / "accuracy_by_model.png"),
              accuracy_vs_params(rows, out_dir / "accuracy_vs_params.png"),
-             accuracy_vs_fraction(rows, out_dir / "accuracy_vs_train_fraction.png")]
+             accuracy_vs_fraction(rows, out_dir / "accuracy_vs_train_fraction.png"),
+             step_cost_vs_length(rows, out_dir / "step_cost_vs_length.png")]
     return [plot for plot in plots if plot is not None]

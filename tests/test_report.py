@@ -98,15 +98,16 @@ def test_runs_from_different_code_versions_are_flagged(tmp_path):
 def test_the_report_writes_markdown_csv_and_plots(tmp_path):
     import matplotlib.image
 
+    scaling = [{"length": n, "step_s": n / 1000, "elements_per_s": 1000.0, "peak_extra_mb": n / 10} for n in (250, 500)]
     for fraction, acc in [("0.1", 0.6), ("0.5", 0.8), ("1.0", 0.9)]:
-        write_run(tmp_path, "cnn", 0, acc, overrides=(f"modality.train_fraction={fraction}",))
+        write_run(tmp_path, "cnn", 0, acc, overrides=(f"modality.train_fraction={fraction}",), checks={"scaling": scaling})
 
     write_report(collect_runs(tmp_path), tmp_path / "out")
 
     with (tmp_path / "out" / "report.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert [float(row["test_acc_mean"]) for row in rows] == [0.6, 0.8, 0.9]
-    for plot in ("accuracy_by_model", "accuracy_vs_params", "accuracy_vs_train_fraction"):
+    for plot in ("accuracy_by_model", "accuracy_vs_params", "accuracy_vs_train_fraction", "step_cost_vs_length"):
         assert matplotlib.image.imread(tmp_path / "out" / f"{plot}.png").shape[0] > 100
         assert f"({plot}.png)" in (tmp_path / "out" / "report.md").read_text()
 
