@@ -31,6 +31,9 @@ def cli() -> None:
         if "--list" in sys.argv[1:]:
             print(listing())
             return
+    except BrokenPipeError:  # `run.py --list | head`: the reader has all it wanted
+        sys.stderr.close()
+        return
     except ArenaError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
