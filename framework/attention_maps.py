@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from framework.attention import MultiHeadSelfAttention
 from framework.batch import VectorSet
 from framework.errors import require
+from framework.figures import new_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -36,16 +37,6 @@ log = logging.getLogger(__name__)
 
 AttentionRows = Callable[[Tensor], Tensor]
 """``rows(positions)``: the weights ``[Q, N]`` (mean over heads) of the elements at ``positions`` ``[Q]`` over all ``N`` elements."""
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A matplotlib figure of ``width × height`` inches on the Agg canvas: no pyplot, no display needed."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def matrix_figure(

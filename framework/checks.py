@@ -82,15 +82,20 @@ class PermutationCheck(pl.Callback):
         return self.outcome
 
 
+def _process_memory_mb(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MB; None where there is no such file."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    return int(next(line for line in status.splitlines() if line.startswith(f"{field}:")).split()[1]) / 1024
+
+
 def peak_memory_mb(device: torch.device) -> float | None:
     """Peak memory since the last :func:`reset_peak_memory`: CUDA allocations, or the process's peak RSS on CPU (Linux)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    except OSError:
-        return None
-    return int(status["VmHWM"].split()[0]) / 1024
+    return _process_memory_mb("VmHWM")
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -117,11 +122,7 @@ def resident_mb(device: torch.device) -> float | None:
     """Memory in use now (the baseline a step's peak is measured from)."""
     if device.type == "cuda":
         return torch.cuda.memory_allocated(device) / 2**20
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+    return _process_memory_mb("VmRSS")
 
 
 def tiled_set(template: VectorSet, length: int, copies: int) -> VectorSet:

@@ -85,6 +85,14 @@ class Row:
                 found.append(float(value))
         return found
 
+    def swept(self, key: str) -> str | None:
+        """The value of override ``key`` in this row's variant (``modality.train_fraction`` → ``"0.1"``), if swept."""
+        return next((part.split("=", 1)[1] for part in self.variant.split() if part.startswith(f"{key}=")), None)
+
+    def first_check(self, name: str) -> Any:
+        """What check ``name`` recorded (``results.json`` → ``checks``) on the first seed that has it, or None."""
+        return next((run.results["checks"][name] for run in self.runs if (run.results.get("checks") or {}).get(name)), None)
+
     @property
     def seeds(self) -> list[int]:
         return sorted(run.results["seed"] for run in self.runs)

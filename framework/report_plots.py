@@ -1,4 +1,4 @@
-"""The report's plots (PNG, drawn with matplotlib's Agg backend, so no display is needed)."""
+"""The report's plots (PNG files, drawn on matplotlib's Agg canvas: no display needed)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from framework.figures import new_figure, save_figure
 from framework.report import Row, mean_sd
 
 FRACTION_KEY = "modality.train_fraction"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -40,14 +32,14 @@ def _label(row: Row, drop: set[str] = frozenset()) -> str:
 
 def accuracy_by_model(rows: list[Row], path: Path) -> Path:
     """Test accuracy per model (and variant) with sd error bars, one panel per (study, modality, dataset)."""
-    plt = _pyplot()
     panels: dict[tuple, list[Row]] = defaultdict(list)
     for row in rows:
         panels[(row.study, row.modality, row.dataset)].append(row)
     columns = min(2, len(panels))
     lines = math.ceil(len(panels) / columns)
     tallest = max(len(members) for members in panels.values())
-    figure, axes = plt.subplots(lines, columns, figsize=(6.5 * columns, (1.2 + 0.4 * tallest) * lines), squeeze=False)
+    figure = new_figure(6.5 * columns, (1.2 + 0.4 * tallest) * lines)
+    axes = figure.subplots(lines, columns, squeeze=False)
     for ax, ((study, modality, dataset), members) in zip(axes.flat, panels.items()):
         shared = set.intersection(*(set(row.variant.split()) for row in members)) if len(members) > 1 else set()
         stats = [_mean_sd(row.values("test", "acc")) for row in members]
@@ -60,16 +52,13 @@ def accuracy_by_model(rows: list[Row], path: Path) -> Path:
         ax.set_xlabel("test accuracy (mean ± sd over seeds)")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def accuracy_vs_params(rows: list[Row], path: Path) -> Path:
     """Test accuracy against parameter count, one marker per row, coloured by model."""
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6, 4))
+    figure = new_figure(6, 4)
+    ax = figure.subplots()
     colours = {model: f"C{i}" for i, model in enumerate(sorted({row.model for row in rows}))}
     for row in rows:
         params = row.values("params")
@@ -81,23 +70,21 @@ def accuracy_vs_params(rows: list[Row], path: Path) -> Path:
     ax.set_xscale("log")
     ax.set(xlabel="parameters", ylabel="test accuracy")
     ax.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def accuracy_vs_fraction(rows: list[Row], path: Path) -> Path | None:
     """Test accuracy against the training-set fraction, one line per model variant; None if no sweep varies it."""
     lines: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
     for row in rows:
-        fraction = next((part.split("=", 1)[1] for part in row.variant.split() if part.startswith(f"{FRACTION_KEY}=")), None)
+        fraction = row.swept(FRACTION_KEY)
         if fraction is not None:
-            lines[(row.modality, row.dataset, _label(row, drop={part for part in row.variant.split() if part.startswith(f"{FRACTION_KEY}=")}))].append((float(fraction), *_mean_sd(row.values("test", "acc"))))
+            label = _label(row, drop={f"{FRACTION_KEY}={fraction}"})
+            lines[(row.modality, row.dataset, label)].append((float(fraction), *_mean_sd(row.values("test", "acc"))))
     if not any(len(points) > 1 for points in lines.values()):
         return None
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6, 4))
+    figure = new_figure(6, 4)
+    ax = figure.subplots()
     for (modality, dataset, label), points in sorted(lines.items()):
         points.sort()
         ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
@@ -105,23 +92,16 @@ def accuracy_vs_fraction(rows: list[Row], path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set(xlabel="training-set fraction", ylabel="test accuracy")
     ax.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def step_cost_vs_length(rows: list[Row], path: Path) -> Path | None:
     """Training-step time and peak memory against sequence length (``checks.scaling``); None if no run measured them."""
-    curves = {}
-    for row in rows:
-        curve = next((run.results["checks"]["scaling"] for run in row.runs if (run.results.get("checks") or {}).get("scaling")), None)
-        if curve:
-            curves[f"{row.modality}: {_label(row)}"] = curve
+    curves = {f"{row.modality}: {_label(row)}": row.first_check("scaling") for row in rows if row.first_check("scaling")}
     if not curves:
         return None
-    plt = _pyplot()
-    figure, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = new_figure(11, 4)
+    time_ax, memory_ax = figure.subplots(1, 2)
     for label, curve in sorted(curves.items()):
         lengths = [point["length"] for point in curve]
         time_ax.plot(lengths, [point["step_s"] for point in curve], marker="o", label=label)
@@ -130,10 +110,7 @@ def step_cost_vs_length(rows: list[Row], path: Path) -> Path | None:
     time_ax.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="training step (s)")
     memory_ax.set(xscale="log", xlabel="sequence length", ylabel="peak memory of a step (MB)")
     time_ax.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def draw_plots(rows: list[Row], out_dir: Path) -> list[Path]:

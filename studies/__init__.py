@@ -30,11 +30,6 @@ def arm(rows: list[Row], name: str) -> Row | None:
     return next(iter(arms(rows, name)), None)
 
 
-def swept(row: Row, key: str) -> str | None:
-    """The value of the swept override ``key`` in a row's variant (``modality.train_fraction`` → ``"0.1"``)."""
-    return next((part.split("=", 1)[1] for part in row.variant.split() if part.startswith(f"{key}=")), None)
-
-
 def arm_name(row: Row) -> str:
     """The arm a row ran (``gcn`` for ``arm=s5_graph/gcn``), or its model when it ran outside an arm."""
     return next((part.rsplit("/", 1)[-1] for part in row.variant.split() if part.startswith("arm=")), row.model)
@@ -57,7 +52,3 @@ def missing(rows: list[Row], names: list[str]) -> Verdict | None:
     absent = [name for name in names if arm(rows, name) is None]
     return Verdict(None, f"no finished runs for {', '.join(absent)}; nothing to conclude") if absent else None
 
-
-def scaling(row: Row) -> list[dict]:
-    """The step timings of the row's first seed that has them (``checks.scaling``: length, step_s, elements_per_s, peak)."""
-    return next((run.results["checks"]["scaling"] for run in row.runs if (run.results.get("checks") or {}).get("scaling")), [])

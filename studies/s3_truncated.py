@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from framework.report import Row
-from studies import Verdict, accuracy, arm, describe, missing, scaling
+from studies import Verdict, accuracy, arm, describe, missing
 
 WINDOWS = ["window_16", "window_64", "window_256"]
 TOLERANCE = 0.01
@@ -20,7 +20,7 @@ def verdict(rows: list[Row]) -> Verdict:
     best = max((arm(rows, name) for name in WINDOWS), key=lambda row: accuracy(row)[0])
     (full_mean, full_sd), (best_mean, best_sd) = accuracy(full), accuracy(best)
     close = best_mean >= full_mean - max(TOLERANCE, 2 * max(full_sd, best_sd))
-    growth = {name: scaling(arm(rows, name)) for name in ["full", *WINDOWS]}
+    growth = {name: arm(rows, name).first_check("scaling") or [] for name in ["full", *WINDOWS]}
     if any(not curve for curve in growth.values()):
         return Verdict(None, "a run has no step timings (checks.scaling); nothing to say about cost")
     slower = {name: _exponent(curve, "step_s") for name, curve in growth.items()}

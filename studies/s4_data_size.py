@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.report import Row
-from studies import Verdict, accuracy, arms, missing, swept
+from studies import Verdict, accuracy, arms, missing
 
 FRACTION = "modality.train_fraction"
 
@@ -12,7 +12,7 @@ def verdict(rows: list[Row]) -> Verdict:
     """Supported when the CNN beats full attention at the smallest fraction and the gap shrinks at the largest."""
     if (absent := missing(rows, ["cnn", "attn_full", "attn_local"])) is not None:
         return absent
-    curves = {name: {float(swept(row, FRACTION) or 1.0): accuracy(row)[0] for row in arms(rows, name)}
+    curves = {name: {float(row.swept(FRACTION) or 1.0): accuracy(row)[0] for row in arms(rows, name)}
               for name in ("cnn", "attn_full", "attn_local")}
     shared = sorted(set.intersection(*(set(curve) for curve in curves.values())))
     if len(shared) < 2:

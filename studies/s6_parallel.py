@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.report import Row
-from studies import Verdict, arm, describe, missing, scaling
+from studies import Verdict, arm, describe, missing
 
 
 def verdict(rows: list[Row]) -> Verdict:
@@ -14,7 +14,7 @@ def verdict(rows: list[Row]) -> Verdict:
     findings, faster = [], True
     for modality in ("text", "speech"):
         rnn, attn = arm(rows, f"{modality}_rnn"), arm(rows, f"{modality}_attn")
-        rnn_curve, attn_curve = scaling(rnn), scaling(attn)
+        rnn_curve, attn_curve = rnn.first_check("scaling") or [], attn.first_check("scaling") or []
         shared = sorted({p["length"] for p in rnn_curve} & {p["length"] for p in attn_curve})
         if not shared:
             return Verdict(None, f"no common step timings (checks.scaling) on {modality}")

@@ -10,7 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 
 from framework.attention import MultiHeadSelfAttention
-from framework.attention_maps import attention_layers, new_figure, record_attention_inputs
+from framework.attention_maps import attention_layers, record_attention_inputs
+from framework.figures import new_figure
 from framework.batch import IGNORE_INDEX, VectorSet
 from framework.edges import band_edges
 from framework.errors import ConfigError

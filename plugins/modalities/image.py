@@ -17,7 +17,8 @@ from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from framework.attention_maps import AttentionRows, new_figure
+from framework.attention_maps import AttentionRows
+from framework.figures import new_figure
 from framework.batch import VectorSet
 from framework.atomic import write_atomic
 from framework.download import fetch

@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from framework.attention_maps import AttentionRows, new_figure
+from framework.attention_maps import AttentionRows
+from framework.figures import new_figure
 from framework.batch import IGNORE_INDEX, VectorSet
 from framework.edges import normalize_edges
 from framework.errors import DataError, one_of, require
