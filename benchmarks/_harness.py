@@ -119,6 +119,19 @@ def sweep(
     return rows
 
 
+def ratio_figure(name: str, ours: float, reference: float, target: float, unit: str = "s") -> dict:
+    """One target of the suite: ours, the reference measured in the same run, ``ours / reference`` and whether it is at most ``target``."""
+    ratio = ours / reference
+    return {"figure": name, "ours": round(ours, 6), "reference": round(reference, 6), "unit": unit,
+            "ratio": round(ratio, 3), "target": f"<= {target:g}", "met": ratio <= target}
+
+
+def value_figure(name: str, value: float, target: float, unit: str) -> dict:
+    """One target of the suite that is a value of ours alone (a start-up time, a growth exponent): met when at most ``target``."""
+    return {"figure": name, "ours": round(value, 3), "reference": None, "unit": unit,
+            "ratio": None, "target": f"<= {target:g}", "met": value <= target}
+
+
 def machine() -> dict:
     """Platform, CPU threads and torch version, for the report."""
     return {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -128,11 +129,30 @@ class Modality(pl.LightningDataModule, ABC):
             self.splits[split],
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=self._process_share(split, shuffle),
             collate_fn=self._collate(),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
         )
+
+    def _process_share(self, split: str, shuffle: bool) -> UnrepeatedDistributedSampler | None:
+        """Under DDP, this process's share of an evaluation split: every set in exactly one process.
+
+        Lightning's own sampler would repeat sets to even out the shares, and the repeats would
+        count twice in the metrics. A training split (``shuffle``) keeps Lightning's sampler. A split
+        with fewer sets than processes (one graph) cannot be shared: that is a config error.
+        """
+        shares = self.trainer.distributed_sampler_kwargs if self.trainer is not None else None
+        if shares is None:
+            return None
+        size, processes = len(self.splits[split]), shares["num_replicas"]
+        require(
+            size >= processes, "trainer.devices", self.trainer.num_devices,
+            f"the {processes} DDP processes cannot share the {split} split of modality '{self.name}', which holds only "
+            f"{size} set(s) (one graph is one set); run it in one process: trainer.devices=1 trainer.num_nodes=1",
+        )
+        return None if shuffle else UnrepeatedDistributedSampler(self.splits[split], shuffle=False, **shares)
 
     def _collate(self) -> Callable[[Any], Any]:
         return partial(_with_edges, self.edges) if self.edges_provided else _as_batch

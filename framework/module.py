@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from framework.batch import IGNORE_INDEX, VectorSet
 from framework.encoder import Encoder
@@ -46,6 +47,8 @@ class ArenaModule(pl.LightningModule):
         self.head = nn.Linear(encoder.dim, spec.num_classes)
         self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
         self.metrics = nn.ModuleDict({f"{split}_metrics": split_metrics(spec).clone(prefix=f"{split}/") for split in SPLITS})
+        # "disable": no NaN check, which would wait for the GPU at every step (FiniteLoss stops a NaN loss).
+        self.losses = nn.ModuleDict({f"{split}_loss": MeanMetric(nan_strategy="disable") for split in SPLITS})
 
     def forward(self, batch: VectorSet) -> Tensor:
         """Logits ``[B, N, C]`` for per-element targets or ``[B, C]`` for per-set targets."""
@@ -54,15 +57,27 @@ class ArenaModule(pl.LightningModule):
             return self.head(self.encoder.forward_set(h, batch))
         return self.head(self.encoder(h, batch))
 
-    def _step(self, batch: VectorSet, split: str) -> Tensor:
+    def scored(self, batch: VectorSet) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Logits ``[M, C]``, labels ``[M]`` (padding = ``IGNORE_INDEX``) and subset membership ``[M, S]`` of what ``batch`` scores.
+
+        ``M`` is the number of sets for per-set targets, or every element slot for per-element targets.
+        """
         logits, labels, subsets = self(batch), batch.y, batch.subsets
         if self.spec.target is Target.ELEMENT:
             logits = logits.flatten(0, 1)
             labels = labels.masked_fill(~batch.mask, IGNORE_INDEX).flatten()
             subsets = subsets.flatten(0, 1) if subsets is not None else None
+        return logits, labels, subsets
+
+    def _step(self, batch: VectorSet, split: str) -> Tensor:
+        logits, labels, subsets = self.scored(batch)
         loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
         self.metrics[f"{split}_metrics"].update(logits.detach(), labels, subsets=subsets)
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_sets)
+        # The epoch's loss is a mean over sets (the batch's loss once per set) kept by a metric: under DDP its sums
+        # cover every process. (Lightning's sync_dist mean divides the summed batch sizes as integers: off when the
+        # processes hold unequal shares.)
+        self.losses[f"{split}_loss"].update(loss.detach().expand(batch.num_sets))
+        self.log(f"{split}/loss", self.losses[f"{split}_loss"], on_step=False, on_epoch=True)
         self.log_dict(self.metrics[f"{split}_metrics"], on_step=False, on_epoch=True, batch_size=batch.num_sets)
         return loss
 
@@ -79,14 +94,19 @@ class ArenaModule(pl.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.warmup_fraction is None:
             return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(total * self.warmup_fraction))
-        schedule = torch.optim.lr_scheduler.SequentialLR(
-            optimizer,
-            [
-                torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup),
-                torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup)),
-            ],
-            milestones=[warmup],
-        )
+        schedule = warmup_cosine(optimizer, int(self.trainer.estimated_stepping_batches), self.warmup_fraction)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float) -> torch.optim.lr_scheduler.LRScheduler:
+    """A per-step schedule: linear warm-up over ``warmup_fraction`` of ``total_steps``, then cosine decay to zero."""
+    total = max(1, total_steps)
+    warmup = max(1, int(total * warmup_fraction))
+    return torch.optim.lr_scheduler.SequentialLR(
+        optimizer,
+        [
+            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup),
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup)),
+        ],
+        milestones=[warmup],
+    )

@@ -19,19 +19,22 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
+from pytorch_lightning.utilities import rank_zero_only
 
 from framework.budget import count_parameters, fit_width, parse_budget
 from framework.callbacks import FiniteLoss, TrainingThroughput
 from framework.compat import check_compatible
 from framework.encoder import Encoder
-from framework.errors import ArenaError, ConfigError, require
+from framework.errors import ArenaError, ConfigError, one_of, require
 from framework.loggers import build_logger, closing_logger, log_summary
 from framework.modality import Modality
 from framework.module import ArenaModule, OptimizerFactory
 from framework.positional import PositionalEncoding
 from framework.results import RESULTS_FILE, strip_prefix, write_json_atomic
 from framework.spec import ModalitySpec
-from framework.sweep import DoneIndex, record_failure, reuse_finished, run_identity, variant_of
+from framework.sweep import DoneIndex, config_hash, record_failure, reuse_finished, run_identity, variant_of
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +87,37 @@ def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
             continue
         try:
             callbacks.append(instantiate(options))
-        except InstantiationException as error:  # Hydra wraps what the constructor raised
-            if isinstance(error.__cause__, ConfigError):
-                raise error.__cause__.in_group(f"callbacks.{name}") from None
-            raise
+        except InstantiationException as error:
+            raise rejected(error, options, f"callbacks.{name}") from None
     return callbacks
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
+    """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``."""
+    try:
+        return instantiate(cfg, callbacks=callbacks, logger=False, default_root_dir=str(output_dir))
+    except InstantiationException as error:
+        raise rejected(error, cfg, "trainer") from None
+
+
+def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exception:
+    """What to raise for a config ``group`` whose class refused its values: a :class:`ConfigError` naming the key.
+
+    Hydra wraps what the constructor raised. Our own classes raise ``ConfigError``; Lightning's raise
+    ``ValueError``, ``TypeError`` or ``MisconfigurationException`` whose message names the setting
+    (not always in the override's spelling), so the key is the config key the message mentions.
+    Anything else is not a config mistake and is returned unchanged.
+    """
+    cause = error.__cause__
+    if isinstance(cause, ConfigError):
+        return cause.in_group(group)
+    if not isinstance(cause, (ValueError, TypeError, MisconfigurationException)):
+        return error
+    message = str(cause).lower()
+    key = next((key for key in cfg if key != "_target_" and str(key).lower() in message), None)
+    if key is None:
+        return ArenaError(f"invalid {group} config: {cause}")
+    return ConfigError(f"{group}.{key}", cfg[key], str(cause))
 
 
 def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
@@ -127,7 +156,18 @@ def build_parts(cfg: DictConfig) -> Parts:
     encoder, positional = build_model(cfg, spec)
     warmup = cfg.schedule.warmup_fraction
     require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
+    check_compile(cfg.compile)
     return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup, parse_budget(cfg.model.param_budget))
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def check_compile(cfg: DictConfig) -> None:
+    """Checks the ``compile`` options before any data loads (torch.compile itself only fails at the first step)."""
+    require(isinstance(cfg.enabled, bool), "compile.enabled", cfg.enabled, "must be true or false")
+    one_of("compile.mode", cfg.mode, COMPILE_MODES)
+    require(cfg.dynamic in (None, True, False), "compile.dynamic", cfg.dynamic, "must be null, true or false")
 
 
 def build_model(cfg: DictConfig, spec: ModalitySpec, **overrides: Any) -> tuple[Encoder, PositionalEncoding]:
@@ -180,6 +220,10 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     parts = build_parts(cfg)
     modality, spec = parts.modality, parts.modality.spec
+    throughput = TrainingThroughput()
+    callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss()]
+    trainer = build_trainer(cfg.trainer, callbacks, output_dir)
+    check_process_launch(trainer)
 
     try:
         modality.prepare_data()
@@ -188,12 +232,14 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
         raise error.in_group("modality") from None
     parts, width = sized_to_budget(cfg, parts)
     module = assemble(parts)
-    throughput = TrainingThroughput()
-    callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss()]
+    if cfg.compile.enabled:
+        module.compile(mode=cfg.compile.mode, dynamic=cfg.compile.dynamic)
     variant = variant_of(overrides)
+    # Built last: a logger writes files (or starts a W&B run) as soon as it exists, and a run that fails
+    # on its data must leave nothing behind.
     logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True),
                           tags=variant.split() if variant != "default" else ())
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False, default_root_dir=str(output_dir))
+    trainer.loggers = [logger] if logger else []
     with closing_logger(logger):
         trainer.fit(module, datamodule=modality)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -208,6 +254,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
             "best_val": strip_prefix(best_val, "val"),
             "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
             "epochs": trainer.current_epoch,
+            "precision": trainer.precision,
             "params": count_parameters(module),
             "param_budget": parts.param_budget,
             "width": {type(parts.encoder).width_key: width},
@@ -245,16 +292,48 @@ def main(cfg: DictConfig) -> float:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
 
-    if cfg.sweep.skip_done and (reused := reuse_finished(cfg)) is not None:
+    # Under SLURM every process of a DDP job runs this; rank 0 alone writes the sweep's records, the others only read.
+    rank_zero = rank_zero_only.rank == 0
+    if cfg.sweep.skip_done and (reused := reuse_finished(cfg) if rank_zero else finished_results(cfg)) is not None:
         return reused["best_val"]["acc"]
     try:
         results = run(cfg, overrides)
     except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
-        record_failure(cfg, overrides, error)
+        if rank_zero:
+            record_failure(cfg, overrides, error)
         log.error("job failed: %s: %s", type(error).__name__, error)
         return math.nan
-    DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
+    if rank_zero:
+        DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
     return results["best_val"]["acc"]
+
+
+def finished_results(cfg: DictConfig) -> dict[str, Any] | None:
+    """The results :func:`~framework.sweep.reuse_finished` would reuse for this config, without copying them."""
+    found = DoneIndex(cfg.sweep.index_dir).find(config_hash(cfg, cfg.sweep.hash_ignores))
+    return None if found is None else found[1]
+
+
+def check_process_launch(trainer: pl.Trainer) -> None:
+    """Refuses DDP processes that Lightning would start by running the command line again, inside a multirun.
+
+    Each copy would run the whole sweep again. Processes started by SLURM (``experiment=slurm_ddp``)
+    or torchrun are not Lightning's to start, and work in a multirun.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    relaunches = (
+        isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher) and trainer.num_devices > 1
+        and not trainer.strategy.cluster_environment.creates_processes_externally
+    )
+    if relaunches and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError(
+            "trainer.devices", trainer.num_devices,
+            "a multirun (-m) cannot start DDP processes on this machine: Lightning starts them by running the command "
+            "again, and each copy would run the whole sweep; run each job alone (without -m), or submit the sweep to "
+            "SLURM with experiment=slurm_ddp, where SLURM starts the processes",
+        )
 
 
 def discard_if_only(output_dir: Path, bookkeeping: set[str]) -> None:

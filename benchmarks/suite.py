@@ -1,0 +1,115 @@
+"""The whole benchmark suite in one command: every target with ours, the reference, the ratio and whether it is met.
+
+Runs each benchmark script in turn (in its own process, one at a time, so that they never share
+the cores) with settings that keep the suite under ten minutes on two CPU cores, prints one JSON
+document, and with ``--readme`` rewrites the table between the ``benchmarks:start``/``benchmarks:end``
+markers of README.md.
+
+    python benchmarks/suite.py --out benchmarks/results/cpu.json --readme
+    python benchmarks/suite.py --only overhead attention_kernels
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+README = HERE.parent / "README.md"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+SUITE = {  # script: arguments that fit the suite's time
+    "startup": [],
+    "overhead": [],
+    "attention_kernels": ["--repeats", "15"],
+    "window_attention": ["--lengths", "4096", "16384", "65536", "--methods", "window", "band_sdpa",
+                         "--passes", "forward_backward", "--repeats", "2"],
+    "graph_attention": ["--nodes", "10000", "100000", "--methods", "graph_scope", "gat_conv",
+                        "--passes", "forward_backward"],
+}
+
+
+ON_DEVICE = {"overhead", "attention_kernels", "window_attention", "graph_attention"}
+"""The benchmarks that take ``--device`` (start-up is a property of the command, not of the device)."""
+
+
+def run_benchmark(name: str, arguments: list[str], device: str) -> dict:
+    """Runs ``benchmarks/<name>.py`` on ``device`` and returns its JSON report with its wall time, or the reason it failed."""
+    started = time.perf_counter()
+    on_device = ["--device", device] if name in ON_DEVICE else []
+    done = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *arguments, *on_device], capture_output=True, text=True)
+    seconds = round(time.perf_counter() - started, 1)
+    if done.returncode != 0:
+        return {"benchmark": name, "error": done.stderr.strip()[-2000:] or f"exit {done.returncode}", "wall_s": seconds}
+    return json.loads(done.stdout) | {"wall_s": seconds}
+
+
+def markdown(reports: list[dict], device: str) -> str:
+    """The README table: one row per target."""
+    lines = [
+        f"Measured by `python benchmarks/suite.py` on {device}.",
+        "",
+        "| benchmark | figure | ours | reference | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        if "error" in report:
+            lines.append(f"| {report['benchmark']} | failed: {report['error'].splitlines()[-1]} | | | | | |")
+        for figure in report.get("figures", []):
+            unit = "" if figure["unit"] == "exponent" else f" {figure['unit']}"
+            reference = "—" if figure["reference"] is None else f"{figure['reference']:.4g}{unit}"
+            ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.3g}×"
+            lines.append(f"| {report['benchmark']} | {figure['figure']} | {figure['ours']:.4g}{unit} | {reference} | {ratio} "
+                         f"| {figure['target'].replace('<=', '≤')} | {'yes' if figure['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def write_readme_table(table: str) -> None:
+    """Replaces the text between the markers in README.md with ``table``."""
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} ... {END} markers to write the table between")
+    head, rest = text.split(START, 1)
+    README.write_text(f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}")
+
+
+def main() -> None:
+    """Runs the suite (or ``--only`` some of it) and prints the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(SUITE), default=list(SUITE))
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the models and kernels run")
+    parser.add_argument("--out", type=Path, help="also write the JSON report here")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's benchmark table")
+    parser.add_argument("--machine-name", default=f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                        help="how the README names the machine (e.g. 'the 2-core CI machine', 'one NVIDIA H100')")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    reports = []
+    for name in args.only:
+        reports.append(run_benchmark(name, SUITE[name], args.device))
+        print(f"{name}: {reports[-1]['wall_s']} s", file=sys.stderr)
+    figures = [figure for report in reports for figure in report.get("figures", [])]
+    suite = {
+        "suite_wall_s": round(time.perf_counter() - started, 1),
+        "targets_met": sum(figure["met"] for figure in figures),
+        "targets": len(figures),
+        "failed": [report["benchmark"] for report in reports if "error" in report],
+        "reports": reports,
+    }
+    text = json.dumps(suite, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    if args.readme:
+        write_readme_table(markdown(reports, f"{args.machine_name} ({args.device})"))
+
+
+if __name__ == "__main__":
+    main()
