@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytorch_lightning as pl
 import torch
 
 from framework.batch import VectorSet
-from framework.errors import TrainingDiverged
+from framework.errors import Interrupted, TrainingDiverged
 
 
 class TrainingThroughput(pl.Callback):
@@ -68,3 +72,52 @@ class FiniteLoss(pl.Callback):
             f"the training loss became {loss} at step {step} (epoch {trainer.current_epoch}); last finite loss: {last}. "
             "Lower optimizer.lr, keep trainer.gradient_clip_val on, or try trainer.precision=32-true"
         )
+
+
+class GracefulStop(pl.Callback):
+    """Stops training cleanly on SIGINT or SIGTERM, at the end of the current batch.
+
+    While :meth:`listening`, a signal only records itself; the next training batch end raises
+    :class:`~framework.errors.Interrupted`, so Lightning closes the loggers and the run ends with
+    the resume point of its last finished epoch in place (a partial epoch is not saved: continuing
+    from one would not give the same result as an uninterrupted run). A second SIGINT interrupts
+    at once. Handlers that were there before (Lightning's own SIGTERM handler under DDP, which
+    passes the signal on to the other processes) are still called.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    @contextmanager
+    def listening(self) -> Iterator[None]:
+        """Installs the handlers for the block (main thread only); raises :class:`Interrupted` at its end if a signal came."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._previous = {number: signal.signal(number, self._record) for number in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
+        self.check("after training")
+
+    def _record(self, number: int, frame) -> None:
+        if number == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = number
+        previous = self._previous.get(number)
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(number, frame)
+
+    def check(self, where: str) -> None:
+        """Raises :class:`Interrupted` if a signal was received."""
+        if self.received is not None:
+            name = signal.Signals(self.received).name
+            raise Interrupted(f"stopped by {name} {where}", self.received)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
+        self.check(f"at epoch {trainer.current_epoch}, step {trainer.global_step}")

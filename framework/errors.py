@@ -40,6 +40,18 @@ class TrainingDiverged(ArenaError):
     """The training loss became NaN or infinite."""
 
 
+class OutputError(ArenaError):
+    """The run folder cannot be written, or has too little free space for the run's checkpoints."""
+
+
+class Interrupted(ArenaError):
+    """The run was stopped by a signal (SIGINT, SIGTERM); ``signal`` is its number."""
+
+    def __init__(self, message: str, signal: int) -> None:
+        super().__init__(message)
+        self.signal = signal
+
+
 def require(condition: bool, key: str, value: object, allowed: str) -> None:
     """Raises :class:`ConfigError` for ``key`` unless ``condition`` holds."""
     if not condition:

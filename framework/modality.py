@@ -13,10 +13,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from framework.batch import VectorSet
 from framework.errors import require
+from framework.sampling import EpochShuffle
 from framework.spec import ModalitySpec
 
 if TYPE_CHECKING:
@@ -125,27 +126,31 @@ class Modality(pl.LightningDataModule, ABC):
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        sampler = self._sampler(split, shuffle)
         return DataLoader(
             self.splits[split],
             batch_size=batch_size,
-            shuffle=shuffle,
-            sampler=self._process_share(split, shuffle),
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             collate_fn=self._collate(),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # Worker seeds of the training loader come from here, not from the global generator (dropout's).
             generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
         )
 
-    def _process_share(self, split: str, shuffle: bool) -> UnrepeatedDistributedSampler | None:
-        """Under DDP, this process's share of an evaluation split: every set in exactly one process.
+    def _sampler(self, split: str, shuffle: bool) -> Sampler[int] | None:
+        """The order of ``split``: an :class:`EpochShuffle` for training, and under DDP each process's share.
 
-        Lightning's own sampler would repeat sets to even out the shares, and the repeats would
-        count twice in the metrics. A training split (``shuffle``) keeps Lightning's sampler. A split
-        with fewer sets than processes (one graph) cannot be shared: that is a config error.
+        Under DDP, Lightning gives each process a share of the training split (its sampler is
+        seeded per epoch too); an evaluation split is shared so that every set is in exactly one
+        process (Lightning's own sampler would repeat sets to even out the shares, and the repeats
+        would count twice in the metrics). A split with fewer sets than processes (one graph)
+        cannot be shared: that is a config error.
         """
         shares = self.trainer.distributed_sampler_kwargs if self.trainer is not None else None
         if shares is None:
-            return None
+            return EpochShuffle(len(self.splits[split]), self.seed) if shuffle else None
         size, processes = len(self.splits[split]), shares["num_replicas"]
         require(
             size >= processes, "trainer.devices", self.trainer.num_devices,

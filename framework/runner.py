@@ -6,6 +6,7 @@ import inspect
 import logging
 import math
 import shutil
+import signal
 import sys
 import time
 import typing
@@ -20,18 +21,21 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from lightning_fabric.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 from pytorch_lightning.utilities import rank_zero_only
 
 from framework.budget import count_parameters, fit_width, parse_budget
-from framework.callbacks import FiniteLoss, TrainingThroughput
+from framework.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
 from framework.compat import check_compatible
 from framework.encoder import Encoder
-from framework.errors import ArenaError, ConfigError, one_of, require
+from framework.errors import ArenaError, ConfigError, Interrupted, one_of, require
 from framework.loggers import build_logger, closing_logger, log_summary
 from framework.modality import Modality
 from framework.module import ArenaModule, OptimizerFactory
 from framework.positional import PositionalEncoding
+from framework.preflight import check_output_folder
+from framework.resume import LAST, ResumePoint, resume_checkpoint, run_identity as checkpoint_identity
 from framework.results import RESULTS_FILE, strip_prefix, write_json_atomic
 from framework.spec import ModalitySpec
 from framework.sweep import DoneIndex, config_hash, record_failure, reuse_finished, run_identity, variant_of
@@ -220,8 +224,10 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     parts = build_parts(cfg)
     modality, spec = parts.modality, parts.modality.spec
-    throughput = TrainingThroughput()
-    callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss()]
+    identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
+    resume_from = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity)
+    throughput, stop = TrainingThroughput(), GracefulStop()
+    callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss(), stop, ResumePoint(output_dir / "checkpoints", identity)]
     trainer = build_trainer(cfg.trainer, callbacks, output_dir)
     check_process_launch(trainer)
 
@@ -232,6 +238,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
         raise error.in_group("modality") from None
     parts, width = sized_to_budget(cfg, parts)
     module = assemble(parts)
+    check_output_folder(output_dir, count_parameters(module))
     if cfg.compile.enabled:
         module.compile(mode=cfg.compile.mode, dynamic=cfg.compile.dynamic)
     variant = variant_of(overrides)
@@ -240,11 +247,14 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True),
                           tags=variant.split() if variant != "default" else ())
     trainer.loggers = [logger] if logger else []
-    with closing_logger(logger):
-        trainer.fit(module, datamodule=modality)
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False)[0]
-        test = trainer.test(module, datamodule=modality, ckpt_path=best or None)[0]
+    if resume_from is not None:
+        log.info("continuing from %s", resume_from)
+    with closing_logger(logger), stop.listening():
+        # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
+        trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
+        best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")
+        best_val = trainer.validate(module, datamodule=modality, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+        test = trainer.test(module, datamodule=modality, ckpt_path=best or None, weights_only=True)[0]
         results = {
             **run_identity(cfg, overrides),
             "modality": spec.name,
@@ -254,6 +264,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
             "best_val": strip_prefix(best_val, "val"),
             "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
             "epochs": trainer.current_epoch,
+            "resumed": resume_from is not None,
             "precision": trainer.precision,
             "params": count_parameters(module),
             "param_budget": parts.param_budget,
@@ -284,28 +295,51 @@ def main(cfg: DictConfig) -> float:
 
     hydra = HydraConfig.get()
     overrides = hydra.overrides.task
-    if hydra.mode != RunMode.MULTIRUN:
-        try:
-            return run(cfg, overrides)["best_val"]["acc"]
-        except ArenaError as error:
-            discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
-
+    multirun = hydra.mode == RunMode.MULTIRUN
     # Under SLURM every process of a DDP job runs this; rank 0 alone writes the sweep's records, the others only read.
     rank_zero = rank_zero_only.rank == 0
-    if cfg.sweep.skip_done and (reused := reuse_finished(cfg) if rank_zero else finished_results(cfg)) is not None:
+    if multirun and cfg.sweep.skip_done and (reused := reuse_finished(cfg) if rank_zero else finished_results(cfg)) is not None:
         return reused["best_val"]["acc"]
     try:
         results = run(cfg, overrides)
-    except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
+    except Interrupted as error:  # stops a sweep too: the user asked everything to stop
         if rank_zero:
-            record_failure(cfg, overrides, error)
-        log.error("job failed: %s: %s", type(error).__name__, error)
-        return math.nan
-    if rank_zero:
+            record_failure(cfg, overrides, error, status="interrupted")
+        print(f"error: {error}; {how_to_continue(cfg, multirun)}", file=sys.stderr)
+        raise SystemExit(128 + error.signal) from None
+    except KeyboardInterrupt:  # Ctrl+C before training started (while data loads)
+        print("error: stopped by SIGINT before training started", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
+    except ArenaError as error:
+        if not multirun:
+            discard_if_only(Path(cfg.output_dir), {".hydra", f"{hydra.job.name}.log"})
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return failed(cfg, overrides, error, rank_zero)
+    except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
+        if not multirun:
+            raise
+        return failed(cfg, overrides, error, rank_zero)
+    if multirun and rank_zero:
         DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
     return results["best_val"]["acc"]
+
+
+def failed(cfg: DictConfig, overrides: Iterable[str], error: Exception, rank_zero: bool) -> float:
+    """Records a failed job of a multirun (its score is NaN) so that the sweep goes on."""
+    if rank_zero:
+        record_failure(cfg, overrides, error)
+    log.error("job failed: %s: %s", type(error).__name__, error)
+    return math.nan
+
+
+def how_to_continue(cfg: DictConfig, multirun: bool) -> str:
+    """The advice printed for an interrupted run: where its resume point is and the override that continues it."""
+    output_dir = Path(cfg.output_dir)
+    if not (output_dir / "checkpoints" / LAST).exists():
+        return "no epoch had finished, so there is nothing to continue"
+    folder = f"hydra.sweep.dir={output_dir.parent}" if multirun else f"hydra.run.dir={output_dir}"
+    return f"the last finished epoch is saved: run the same command with {folder} to continue"
 
 
 def finished_results(cfg: DictConfig) -> dict[str, Any] | None:

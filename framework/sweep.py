@@ -97,14 +97,14 @@ def study_identity(study: DictConfig | None) -> dict[str, Any]:
     return {"study": study.get("name"), "study_info": info}
 
 
-def record_failure(cfg: DictConfig, overrides: Iterable[str], error: BaseException) -> dict[str, Any]:
-    """Writes ``results.json`` with ``status: failed`` and the error (with its traceback unless it is a user error)."""
+def record_failure(cfg: DictConfig, overrides: Iterable[str], error: BaseException, status: str = "failed") -> dict[str, Any]:
+    """Writes ``results.json`` with ``status`` (``failed``, ``interrupted``) and the error (with its traceback unless it is a user error)."""
     from framework.errors import ArenaError
 
     expected = isinstance(error, ArenaError)
     results = {
         **run_identity(cfg, overrides),
-        "status": "failed",
+        "status": status,
         "error": f"{type(error).__name__}: {error}",
         "traceback": None if expected else "".join(traceback.format_exception(error)),
     }
