@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from framework.errors import OutputError
 
@@ -34,3 +39,25 @@ def check_output_folder(folder: Path, parameters: int) -> None:
             f"the run folder {folder} has {free / 2**20:.1f} MiB free, and a run of this model needs about "
             f"{need / 2**20:.1f} MiB for its checkpoints and logs; free some space or choose another folder with hydra.run.dir=<folder>"
         )
+
+
+class OutputFolderCheck(Callback):
+    """Hydra callback: makes the run (or sweep) folder before Hydra does, and exits with one line if it cannot.
+
+    Hydra would otherwise fail inside its own job set-up with a stack trace.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        make_folder(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        make_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def make_folder(folder: str, key: str) -> None:
+    """Creates ``folder``, or prints why it cannot be created and exits with status 2."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: cannot create the run folder {folder} ({error.strerror or error}); choose another with {key}=<folder>", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -6,7 +6,7 @@ import csv
 import os
 from pathlib import Path
 
-from framework.loggers import wandb_has_credentials
+from framework.loggers import wandb_credentials
 
 
 def upload_report(report_dir: Path, project: str, name: str, entity: str | None = None) -> str:
@@ -18,7 +18,8 @@ def upload_report(report_dir: Path, project: str, name: str, entity: str | None 
 
     with (report_dir / "report.csv").open(newline="") as file:
         records = [[_number_or_text(cell) for cell in record] for record in csv.reader(file)]
-    offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_has_credentials()
+    online, _ = wandb_credentials()
+    offline = os.environ.get("WANDB_MODE") == "offline" or not online
     run = wandb.init(project=project, entity=entity, name=name, job_type="report", dir=str(report_dir),
                      mode="offline" if offline else "online", reinit="finish_previous")
     try:

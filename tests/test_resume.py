@@ -26,7 +26,7 @@ KEPT = ("test", "best_val", "epochs", "checkpoint")
 def start(folder: Path, cache: Path, *extra: str) -> subprocess.Popen:
     """Starts ``run.py`` with :data:`SMALL_RUN` writing into ``folder``."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), *SMALL_RUN, f"hydra.run.dir={folder}", *extra],
+        [sys.executable, str(ROOT / "run.py"), *extra, *SMALL_RUN, f"hydra.run.dir={folder}"],
         cwd=folder.parent, env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -145,3 +145,22 @@ def test_a_truncated_resume_point_is_a_clear_error(tmp_path, finished_folder):
 
     with pytest.raises(DataError, match=r"last\.ckpt cannot be read"):
         check_identity(path, {})
+
+
+def test_a_stopped_sweep_rerun_in_its_folder_continues_the_stopped_job_and_runs_the_rest(tmp_path, shared_cache):
+    sweep = tmp_path / "sweep"
+    command = ["-m", "seed=0,1", f"hydra.sweep.dir={sweep}", f"sweep.index_dir={tmp_path / 'done'}", "sweep.report=false"]
+    stopped = start(tmp_path / "unused", shared_cache, *command)
+    stop_after_an_epoch(stopped, sweep / "0_image_attn_seed0", signal.SIGTERM)
+    result = finish(stopped)
+
+    assert result.returncode == 128 + signal.SIGTERM
+    assert f"hydra.sweep.dir={sweep} to continue" in result.stderr
+    assert not (sweep / "1_image_attn_seed1").exists()  # the sweep stopped as a whole
+
+    rerun = finish(start(tmp_path / "unused", shared_cache, *command))
+
+    assert rerun.returncode == 0, rerun.stderr
+    jobs = {path.parent.name: json.loads(path.read_text()) for path in sweep.glob("*/results.json")}
+    assert {name: (job["status"], job["resumed"]) for name, job in jobs.items()} == {
+        "0_image_attn_seed0": ("ok", True), "1_image_attn_seed1": ("ok", False)}
