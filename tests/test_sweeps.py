@@ -74,6 +74,22 @@ def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_finite_loss(cli, 
     assert line.startswith("error: the training loss became nan at step ") and "last finite loss: " in line
 
 
+def learning_rate(results: dict) -> float:
+    """The ``optimizer.lr`` a job was given on the command line."""
+    return float(next(o for o in results["overrides"] if o.startswith("optimizer.lr=")).split("=", 1)[1])
+
+
+def test_a_job_whose_loss_becomes_nan_is_recorded_as_failed_and_the_sweep_goes_on(cli, tmp_path):
+    result = cli("-m", "model=cnn", "optimizer.lr=1e30,0.002", "trainer.max_epochs=1", "+trainer.limit_train_batches=6",
+                 "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1", *QUIET, f"hydra.sweep.dir={tmp_path / 's'}")
+
+    assert result.returncode == 1
+    by_lr = {learning_rate(r): r for r in results_in(tmp_path / "s").values()}
+    assert by_lr[1e30]["status"] == "failed"
+    assert by_lr[1e30]["error"].startswith("TrainingDiverged: the training loss became nan at step ")
+    assert by_lr[0.002]["status"] == "ok"
+
+
 def test_a_wandb_run_is_grouped_by_modality_typed_by_model_tagged_and_summarised(cli, tmp_path):
     result = cli("model=cnn", "model.dim=32", "logger=wandb", *FAST[:1], *QUIET[1:])
 
