@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytorch_lightning as pl
 import torch
+from torch import Tensor
 
 from framework.batch import VectorSet
 from framework.errors import Interrupted, TrainingDiverged
@@ -54,22 +55,34 @@ class TrainingThroughput(pl.Callback):
 class FiniteLoss(pl.Callback):
     """Stops training at the first NaN or infinite training loss, naming the step and the last finite loss.
 
-    Reading the loss waits for the step to finish; on a GPU that costs a little overlap per step,
-    the price of stopping at the step that diverged rather than epochs later.
+    Each step's loss is read at the end of the next step (and of the epoch), when the device has
+    long computed it: reading it at once would make the host wait for every step on a GPU. A
+    diverged run stops one step later than the step it names.
     """
 
     def __init__(self) -> None:
         self.last_finite: tuple[int, float] | None = None
+        self._unread: tuple[int, int, Tensor] | None = None  # (step, epoch, loss) not yet read
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
-        loss = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
-        step = trainer.global_step
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self._read()
+        self._unread = (trainer.global_step, trainer.current_epoch, loss.detach())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._read()
+
+    def _read(self) -> None:
+        if self._unread is None:
+            return
+        (step, epoch, tensor), self._unread = self._unread, None
+        loss = float(tensor)
         if math.isfinite(loss):
             self.last_finite = (step, loss)
             return
         last = "none" if self.last_finite is None else f"{self.last_finite[1]:.4g} at step {self.last_finite[0]}"
         raise TrainingDiverged(
-            f"the training loss became {loss} at step {step} (epoch {trainer.current_epoch}); last finite loss: {last}. "
+            f"the training loss became {loss} at step {step} (epoch {epoch}); last finite loss: {last}. "
             "Lower optimizer.lr, keep trainer.gradient_clip_val on, or try trainer.precision=32-true"
         )
 

@@ -29,7 +29,7 @@ class SubsetAccuracy(Metric):
     def update(self, preds: Tensor, target: Tensor, subsets: Tensor) -> None:
         """``preds`` ``[M, C]`` logits, ``target`` ``[M]`` labels, ``subsets`` ``[M, S]`` membership."""
         selected = subsets[:, self.index] & (target != IGNORE_INDEX)
-        self.correct += (preds.argmax(dim=-1) == target)[selected].sum()
+        self.correct += ((preds.argmax(dim=-1) == target) & selected).sum()  # a mask, not an index: no device sync
         self.total += selected.sum()
 
     def compute(self) -> Tensor:
@@ -38,9 +38,10 @@ class SubsetAccuracy(Metric):
 
 def split_metrics(spec: ModalitySpec) -> MetricCollection:
     """``acc`` (micro) and ``f1`` (macro) over labelled elements (or sets), plus ``acc_<subset>`` per named subset."""
+    # validate_args=False: the labels come from the modality, and checking them reads them back from the device at every step.
     metrics = {
-        "acc": MulticlassAccuracy(spec.num_classes, average="micro", ignore_index=IGNORE_INDEX),
-        "f1": MulticlassF1Score(spec.num_classes, average="macro", ignore_index=IGNORE_INDEX),
+        "acc": MulticlassAccuracy(spec.num_classes, average="micro", ignore_index=IGNORE_INDEX, validate_args=False),
+        "f1": MulticlassF1Score(spec.num_classes, average="macro", ignore_index=IGNORE_INDEX, validate_args=False),
     }
     metrics |= {f"acc_{name}": SubsetAccuracy(index) for index, name in enumerate(spec.subsets)}
     # Compute groups would merge metrics whose states happen to match after the first batch.
