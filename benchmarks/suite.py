@@ -2,8 +2,8 @@
 
 Runs each benchmark script in turn (in its own process, one at a time, so that they never share
 the cores) with settings that keep the suite under ten minutes on two CPU cores, prints one JSON
-document, and with ``--readme`` rewrites the table between the ``benchmarks:start``/``benchmarks:end``
-markers of README.md.
+document, and with ``--readme`` rewrites the table between the markers of README.md for that device
+(``benchmarks:cpu:start``/``benchmarks:cpu:end``, and ``cuda``), so CPU and GPU tables live side by side.
 
     python benchmarks/suite.py --out benchmarks/results/cpu.json --readme
     python benchmarks/suite.py --only overhead attention_kernels
@@ -22,7 +22,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
-START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 SUITE = {  # script: arguments that fit the suite's time
     "startup": [],
@@ -70,13 +69,14 @@ def markdown(reports: list[dict], device: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme_table(table: str) -> None:
-    """Replaces the text between the markers in README.md with ``table``."""
+def write_readme_table(table: str, device: str) -> None:
+    """Replaces the text between the ``device``'s markers in README.md with ``table``."""
+    start, end = f"<!-- benchmarks:{device}:start -->", f"<!-- benchmarks:{device}:end -->"
     text = README.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} ... {END} markers to write the table between")
-    head, rest = text.split(START, 1)
-    README.write_text(f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}")
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} ... {end} markers to write the table between")
+    head, rest = text.split(start, 1)
+    README.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
 
 
 def main() -> None:
@@ -108,7 +108,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     if args.readme:
-        write_readme_table(markdown(reports, f"{args.machine_name} ({args.device})"))
+        write_readme_table(markdown(reports, f"{args.machine_name} ({args.device})"), args.device)
 
 
 if __name__ == "__main__":
