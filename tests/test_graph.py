@@ -93,14 +93,22 @@ def test_cora_loads_with_the_public_split_and_its_processed_file_goes_to_the_cac
     data = planetoid.load("cora", DATA_DIR, tmp_path)
     assert (data.num_nodes, data.num_features, data.edge_index.shape[1]) == (2708, 1433, 10556)
     assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [140, 500, 1000]
-    assert (tmp_path / "planetoid" / "Cora" / "processed").is_dir()
+    assert (planetoid.processed_dir("cora", tmp_path) / "data.pt").is_file()
 
 
 def test_an_unreadable_processed_file_is_rebuilt(tmp_path):
     planetoid.load("cora", DATA_DIR, tmp_path)
-    for path in (tmp_path / "planetoid" / "Cora" / "processed").glob("data*.pt"):
+    for path in planetoid.processed_dir("cora", tmp_path).glob("data*.pt"):
         path.write_bytes(b"not a torch file")
     assert planetoid.load("cora", DATA_DIR, tmp_path).num_nodes == 2708
+
+
+def test_a_folder_in_place_of_the_processed_file_is_rebuilt(tmp_path):
+    planetoid.load("cora", DATA_DIR, tmp_path)
+    processed = planetoid.processed_dir("cora", tmp_path) / "data.pt"
+    processed.unlink()
+    (processed / "something").mkdir(parents=True)
+    assert planetoid.load("cora", DATA_DIR, tmp_path).num_nodes == 2708 and processed.is_file()
 
 
 def copy_raw(name: str, tmp_path):

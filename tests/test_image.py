@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import pickle
 import shutil
+import tarfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +16,7 @@ import torch
 
 from conftest import DATA_DIR
 from framework.errors import ConfigError, DataError
+from plugins.modalities import image_files
 from plugins.modalities.image import ImageModality
 
 LOADER = dict(batch_size=32, eval_batch_size=64, num_workers=0)
@@ -101,10 +107,9 @@ def test_the_spec_is_known_before_any_data_loads(tmp_path):
 
 
 def test_mnist_test_files_are_verified_and_decoded_into_the_cache(tmp_path):
-    modality = image(tmp_path, dataset="mnist")
-    images, labels = modality._mnist(train=False)
+    images, labels = image_files.mnist(DATA_DIR, tmp_path / "cache", train=False)
     assert images.shape == (10000, 28, 28, 1) and labels.shape == (10000,)
-    assert (tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte").exists()
+    assert [path.name for path in (tmp_path / "cache" / "mnist").glob("t10k-images-idx3-ubyte.*")] == ["t10k-images-idx3-ubyte.9fb629c4189551a2"]
 
 
 def test_a_missing_mnist_file_that_cannot_be_downloaded_names_the_file(tmp_path, monkeypatch):
@@ -122,4 +127,55 @@ def test_a_corrupt_mnist_file_is_refused(tmp_path):
     labels = data / "mnist" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:-100])
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
-        image(tmp_path, dataset="mnist", data_dir=str(data))._mnist(train=False)
+        image_files.mnist(data, tmp_path / "cache", train=False)
+
+
+def cifar_batch(count: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    return pickle.dumps({"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), "labels": [i % 10 for i in range(count)]})
+
+
+def serve_cifar10(folder: Path, url: str, monkeypatch, extra: tarfile.TarInfo | None = None) -> None:
+    """Serves a small CIFAR-10 release (one training batch and the test batch) and makes it the one CIFAR10 expects."""
+    from torchvision.datasets import CIFAR10
+
+    batches = {"data_batch_1": cifar_batch(30, 0), "test_batch": cifar_batch(20, 1)}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in batches.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if extra is not None:
+            archive.addfile(extra)
+    (folder / "cifar.tar.gz").write_bytes(buffer.getvalue())
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in batches.items()}
+    monkeypatch.setattr(CIFAR10, "url", url + "cifar.tar.gz")
+    monkeypatch.setattr(CIFAR10, "tgz_md5", hashlib.md5(buffer.getvalue()).hexdigest())
+    monkeypatch.setattr(CIFAR10, "train_list", [["data_batch_1", md5["data_batch_1"]]])
+    monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
+
+
+def test_cifar10_is_unpacked_from_its_verified_archive_into_the_data_folder(tmp_path, served, monkeypatch):
+    serve_cifar10(*served, monkeypatch)
+    images, labels = image_files.cifar10(tmp_path / "data", train=True)
+    assert images.shape == (30, 32, 32, 3) and labels.tolist() == [i % 10 for i in range(30)]
+    assert sorted(path.name for path in (tmp_path / "data" / "cifar10").iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
+
+
+def test_a_changed_cifar10_batch_is_refused_naming_it(tmp_path, served, monkeypatch):
+    serve_cifar10(*served, monkeypatch)
+    image(tmp_path, dataset="cifar10", data_dir=str(tmp_path / "data")).prepare_data()
+    batch = tmp_path / "data" / "cifar10" / "cifar-10-batches-py" / "test_batch"
+    batch.write_bytes(batch.read_bytes()[:-10])
+    with pytest.raises(DataError, match=f"{batch} is corrupt or truncated .*delete the folder .*cifar-10-batches-py to unpack it again"):
+        image_files.cifar10(tmp_path / "data", train=False)
+
+
+def test_a_cifar10_archive_with_a_path_escaping_its_folder_is_rejected(tmp_path, served, monkeypatch):
+    escaping = tarfile.TarInfo("../../escaped")
+    serve_cifar10(*served, monkeypatch, extra=escaping)
+    with pytest.raises(DataError, match="cannot unpack .*cifar-10-python.tar.gz: .* is unsafe"):
+        image(tmp_path, dataset="cifar10", data_dir=str(tmp_path / "data")).prepare_data()
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "data" / "escaped").exists()
+    assert [path.name for path in (tmp_path / "data" / "cifar10").iterdir()] == ["cifar-10-python.tar.gz"]

@@ -111,28 +111,39 @@ def test_group_sizes_cover_every_recording_once_within_the_bounds():
     assert sum(sizes) == 100 and all(3 <= s <= 8 for s in sizes[:-1])
 
 
-def test_features_are_cached_and_reused(tmp_path):
-    first = modality(tmp_path)
+@pytest.fixture
+def small_release(tmp_path, monkeypatch) -> Path:
+    """A data folder whose FSDD release is twelve recordings (two digits, each split), so features take no time to compute."""
+    folder = tmp_path / "data" / "fsdd" / "recordings"
+    folder.mkdir(parents=True)
+    for name in (f"{digit}_george_{index}.wav" for digit in (0, 1) for index in (0, 1, 5, 6, 10, 11)):
+        (folder / name).symlink_to(RECORDINGS / name)
+    monkeypatch.setattr(fsdd, "RECORDINGS_DIGEST", fsdd.folder_digest(folder))
+    return tmp_path / "data"
+
+
+def test_features_are_cached_and_reused(tmp_path, small_release):
+    first = modality(tmp_path, small_release)
     first.setup()
     (cached,) = (tmp_path / "fsdd").glob("utterance-*.pt")
-    second = modality(tmp_path)
+    second = modality(tmp_path, small_release)
     second.setup()
     assert torch.equal(second.splits["test"].x, first.splits["test"].x)
     assert cached.stat().st_mtime_ns == next((tmp_path / "fsdd").glob("utterance-*.pt")).stat().st_mtime_ns
 
 
-def test_a_corrupt_feature_cache_is_rebuilt_not_used(tmp_path, caplog):
-    modality(tmp_path).setup()
+def test_a_corrupt_feature_cache_is_rebuilt_not_used(tmp_path, small_release, caplog):
+    modality(tmp_path, small_release).setup()
     (cached,) = (tmp_path / "fsdd").glob("utterance-*.pt")
     cached.write_bytes(b"garbage")
-    rebuilt = modality(tmp_path)
+    rebuilt = modality(tmp_path, small_release)
     rebuilt.setup()
-    assert "unreadable" in caplog.text and len(rebuilt.splits["test"]) == 300
+    assert "unreadable" in caplog.text and len(rebuilt.splits["test"]) == 4
 
 
-def test_other_feature_settings_use_another_cache_file(tmp_path):
-    modality(tmp_path).setup()
-    modality(tmp_path, bands=80).setup()
+def test_other_feature_settings_use_another_cache_file(tmp_path, small_release):
+    modality(tmp_path, small_release).setup()
+    modality(tmp_path, small_release, bands=80).setup()
     assert len(list((tmp_path / "fsdd").glob("utterance-*.pt"))) == 2
 
 
@@ -144,9 +155,9 @@ def test_connected_digit_examples_are_labelled_per_frame_with_silence_as_class_1
     assert set(batch.y[batch.mask].unique().tolist()) <= set(range(11)) and SILENCE in batch.y
 
 
-def test_a_max_frames_shorter_than_a_sequence_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="max_frames=50: is shorter than the longest sequence"):
-        modality(tmp_path, max_frames=50).setup()
+def test_a_max_frames_shorter_than_a_sequence_is_a_config_error(tmp_path, small_release):
+    with pytest.raises(ConfigError, match="max_frames=50: is shorter than the longest sequence \\(72 frames\\)"):
+        modality(tmp_path, small_release, max_frames=50).setup()
 
 
 def archive_of(files: dict[str, bytes]) -> bytes:
@@ -196,3 +207,62 @@ def test_an_archive_with_a_path_escaping_its_folder_is_rejected(tmp_path, served
     with pytest.raises(DataError, match="could not download FSDD"):
         fsdd.download(url + "fsdd.tar.gz", target)
     assert not (tmp_path / "escaped.wav").exists() and list(target.parent.iterdir()) == []
+
+
+def release_copy(tmp_path: Path) -> Path:
+    """A data folder whose recordings folder links to each shared recording, so that single files can be replaced."""
+    folder = tmp_path / "data" / "fsdd" / "recordings"
+    folder.mkdir(parents=True)
+    for path in RECORDINGS.iterdir():
+        (folder / path.name).symlink_to(path)
+    return folder
+
+
+def change_one(folder: Path) -> None:
+    path = folder / "4_yweweler_30.wav"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # one sample's lowest bit: still a valid WAV
+    path.unlink()
+    path.write_bytes(bytes(data))
+
+
+DIFFERENCES = {
+    "changed": change_one,
+    "missing": lambda folder: (folder / "7_lucas_12.wav").unlink(),
+    "extra": lambda folder: (folder / "7_lucas_50.wav").write_bytes((RECORDINGS / "7_lucas_12.wav").read_bytes()),
+}
+
+
+@pytest.mark.parametrize("difference", DIFFERENCES)
+def test_a_recordings_folder_that_differs_from_the_release_is_refused(tmp_path, difference):
+    DIFFERENCES[difference](release_copy(tmp_path))
+    with pytest.raises(DataError, match=r"recordings does not hold the recordings of FSDD v1.0.10 .*delete the folder"):
+        fsdd.recordings(tmp_path / "data")
+
+
+@pytest.mark.parametrize("unreadable", ["folder", "link_to_nothing"])
+def test_an_unreadable_recording_is_refused_naming_it(tmp_path, unreadable):
+    path = release_copy(tmp_path) / "2_nicolas_8.wav"
+    path.unlink()
+    path.mkdir() if unreadable == "folder" else path.symlink_to(tmp_path / "gone.wav")
+    with pytest.raises(DataError, match=f"{path}: cannot read it"):
+        fsdd.recordings(tmp_path / "data")
+
+
+@pytest.mark.parametrize("thing", ["file", "link_to_nothing"])
+def test_something_else_in_place_of_the_recordings_folder_is_refused(tmp_path, thing, monkeypatch):
+    monkeypatch.setattr(fsdd, "ARCHIVE_URL", "http://127.0.0.1:9/fsdd.tar.gz")  # a download would be wrong: fail fast
+    folder = tmp_path / "fsdd" / "recordings"
+    folder.parent.mkdir()
+    folder.write_bytes(b"x") if thing == "file" else folder.symlink_to(tmp_path / "moved")
+    with pytest.raises(DataError, match=f"{folder} (is not a folder|is a link to .*moved, which does not exist)"):
+        fsdd.recordings(tmp_path)
+
+
+def test_an_error_page_in_place_of_the_archive_leaves_nothing(tmp_path, served):
+    folder, url = served
+    (folder / "fsdd.tar.gz").write_bytes(b"<html><body>rate limit exceeded</body></html>")
+    target = tmp_path / "data" / "fsdd" / "recordings"
+    with pytest.raises(DataError, match="could not download FSDD .*the archive is not a tar or zip archive"):
+        fsdd.download(url + "fsdd.tar.gz", target)
+    assert list(target.parent.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,25 @@ def test_a_corrupt_parse_cache_is_rebuilt(tmp_path):
     for cache in (tmp_path / ud_ewt.FOLDER).glob("*.json"):
         cache.write_text("{not json")
     assert len(ud_ewt.load(DATA_DIR, tmp_path)["val"]) == 2001
+
+
+MALFORMED = {
+    "no_sentences": lambda cache: {**cache, "sentences": []},
+    "a_tag_missing": lambda cache: {**cache, "sentences": [[["Dogs", "bark"], ["NOUN"]]]},
+    "an_unknown_tag": lambda cache: {**cache, "sentences": [[["Dogs", "bark"], ["NOUN", "BARK"]]]},
+    "words_as_one_string": lambda cache: {**cache, "sentences": [["Dogs", "NOUN"]]},
+    "an_older_layout": lambda cache: cache["sentences"],
+}
+
+
+@pytest.mark.parametrize("malformed", MALFORMED)
+def test_a_parse_cache_of_the_right_file_with_malformed_sentences_is_rebuilt(tmp_path, malformed):
+    source = tmp_path / "sample.conllu"
+    source.write_text("1\tDogs\tdog\tNOUN\tNNS\t_\t2\tnsubj\t_\t_\n2\tbark\tbark\tVERB\tVBP\t_\t0\troot\t_\t_\n\n")
+    first = ud_ewt.parsed(source, "sha256:1234", tmp_path / "cache")
+    (cache,) = (tmp_path / "cache").glob("*.json")
+    cache.write_text(json.dumps(MALFORMED[malformed](json.loads(cache.read_text()))))
+    assert ud_ewt.parsed(source, "sha256:1234", tmp_path / "cache") == first == [TaggedSentence(("Dogs", "bark"), ("NOUN", "VERB"))]
 
 
 def copy_of_ewt(tmp_path: Path) -> Path:

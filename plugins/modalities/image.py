@@ -1,14 +1,13 @@
 """Image modality: every pixel (or k×k patch) is one vector, its (row, col) the position; one label per image.
 
 Datasets: ``digits`` (scikit-learn's bundled 8×8 digits, no network), ``mnist`` and ``cifar10``
-(downloaded into ``data_dir`` on first use, checksums verified).
+(downloaded into ``data_dir`` on first use, checksums verified: see :mod:`plugins.modalities.image_files`).
 """
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,13 +19,13 @@ from torch.utils.data import Dataset
 from framework.attention_maps import AttentionRows
 from framework.figures import new_figure
 from framework.batch import VectorSet
-from framework.atomic import write_atomic
-from framework.download import fetch
 from framework.embedding import StandardizedProjection
 from framework.edges import GRID_NEIGHBOURHOODS, grid_edges
-from framework.errors import DataError, one_of, require
+from framework.errors import one_of, require
 from framework.modality import Modality
 from framework.spec import Layout, ModalitySpec, Target
+from plugins.modalities import image_files
+from plugins.modalities.image_files import Images
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -47,9 +46,6 @@ SOURCES = {
     "mnist": ImageSource(28, 28, 1),
     "cifar10": ImageSource(32, 32, 3),
 }
-
-Images = tuple[np.ndarray, np.ndarray]
-"""``uint8 [M, H, W, C]`` images and ``int64 [M]`` labels."""
 
 
 def to_patches(images: Tensor, patch: int) -> Tensor:
@@ -147,12 +143,9 @@ class ImageModality(Modality):
 
     def prepare_data(self) -> None:
         if self.dataset == "mnist":
-            from torchvision.datasets import MNIST
-
-            for name, _ in MNIST.resources:
-                self._mnist_file(name)
+            image_files.mnist_files(self.data_dir)
         elif self.dataset == "cifar10":
-            self._cifar10(train=True)
+            image_files.cifar10_folder(self.data_dir)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -162,7 +155,7 @@ class ImageModality(Modality):
             rest, test = self._stratified_split(labels, self.test_fraction, np.arange(len(labels)))
             pools = {"rest": (images[rest], labels[rest]), "test": (images[test], labels[test])}
         else:
-            load = self._mnist if self.dataset == "mnist" else self._cifar10
+            load = partial(image_files.mnist, self.data_dir, self.cache_dir) if self.dataset == "mnist" else partial(image_files.cifar10, self.data_dir)
             pools = {"rest": load(train=True), "test": load(train=False)}
         images, labels = pools["rest"]
         train, val = self._stratified_split(labels, self.val_fraction, np.arange(len(labels)))
@@ -223,32 +216,3 @@ class ImageModality(Modality):
 
         digits = load_digits()
         return digits.images.astype(np.uint8)[..., None], digits.target.astype(np.int64)
-
-    def _mnist_file(self, name: str) -> Path:
-        """A verified raw MNIST file (``train-images-idx3-ubyte.gz`` ...), downloaded if absent."""
-        from torchvision.datasets import MNIST
-
-        md5 = dict(MNIST.resources)[name]
-        return fetch(self.data_dir / "mnist" / "MNIST" / "raw" / name, [f"{mirror}{name}" for mirror in MNIST.mirrors], f"md5:{md5}")
-
-    def _mnist(self, train: bool) -> Images:
-        from torchvision.datasets.mnist import read_image_file, read_label_file
-
-        prefix = "train" if train else "t10k"
-        decoded = {}
-        for kind in ("images-idx3", "labels-idx1"):
-            source = self._mnist_file(f"{prefix}-{kind}-ubyte.gz")
-            decoded[kind] = self.cache_dir / "mnist" / source.stem
-            if not decoded[kind].exists():
-                write_atomic(decoded[kind], gzip.decompress(source.read_bytes()))
-        images = read_image_file(str(decoded["images-idx3"])).numpy()[..., None]
-        return images, read_label_file(str(decoded["labels-idx1"])).numpy()
-
-    def _cifar10(self, train: bool) -> Images:
-        from torchvision.datasets import CIFAR10
-
-        try:
-            data = CIFAR10(str(self.data_dir / "cifar10"), train=train, download=True)
-        except Exception as error:  # torchvision raises RuntimeError/URLError; name the folder either way
-            raise DataError(f"CIFAR-10 is not available in {self.data_dir / 'cifar10'} ({error}); check the network or place cifar-10-batches-py there") from error
-        return data.data, np.asarray(data.targets, dtype=np.int64)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import pickle
+import hashlib
+import json
+import logging
 import shutil
 from pathlib import Path
 
+import torch_geometric
 from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
 
 from framework.download import fetch
 from framework.errors import DataError
+
+log = logging.getLogger(__name__)
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 """Config name → Planetoid's dataset name."""
@@ -52,34 +57,65 @@ SHA256 = {
 }
 
 
-class _CachedPlanetoid(Planetoid):
-    """PyG's Planetoid reading raw files from the data folder and keeping its processed file in the cache folder."""
+SHAPES = {"cora": (2708, 1433, 7), "citeseer": (3327, 3703, 6), "pubmed": (19717, 500, 3)}
+"""Nodes, features per node and classes of each graph; its public split labels 20 nodes per class, 500 validate, 1,000 test."""
 
-    def __init__(self, raw_root: Path, processed_root: Path, name: str) -> None:
-        self._processed_root = processed_root
+
+class _CachedPlanetoid(Planetoid):
+    """PyG's Planetoid reading raw files from the data folder and keeping its processed file in ``processed_dir``."""
+
+    def __init__(self, raw_root: Path, processed_dir: Path, name: str) -> None:
+        self._processed_dir = processed_dir
         super().__init__(root=str(raw_root), name=name, split="public")
 
     @property
     def processed_dir(self) -> str:
-        return str(self._processed_root / self.name / "processed")
+        return str(self._processed_dir)
+
+
+def raw_file(name: str, part: str, data_dir: Path) -> Path:
+    """One raw file (``part`` of :data:`PARTS`) of ``name`` under ``data_dir/planetoid/<Name>/raw``, downloaded if absent, verified."""
+    path = data_dir / "planetoid" / NAMES[name] / "raw" / f"ind.{name}.{part}"
+    return fetch(path, [f"{URL}/{path.name}"], f"sha256:{SHA256[name][part]}")
 
 
 def raw_files(name: str, data_dir: Path) -> list[Path]:
-    """The eight raw files of ``name`` under ``data_dir/planetoid/<Name>/raw``, downloaded if absent, all verified."""
-    raw = data_dir / "planetoid" / NAMES[name] / "raw"
-    return [fetch(raw / f"ind.{name}.{part}", [f"{URL}/ind.{name}.{part}"], f"sha256:{SHA256[name][part]}") for part in PARTS]
+    """The eight raw files of ``name`` (see :func:`raw_file`)."""
+    return [raw_file(name, part, data_dir) for part in PARTS]
+
+
+def processed_dir(name: str, cache_dir: Path) -> Path:
+    """Where PyG's processed file of ``name`` goes: named by the raw files' checksums and PyG's version, which make it."""
+    made_by = json.dumps({"raw": SHA256[name], "torch_geometric": torch_geometric.__version__}, sort_keys=True)
+    return cache_dir / "planetoid" / NAMES[name] / f"processed-{hashlib.sha256(made_by.encode()).hexdigest()[:16]}"
 
 
 def load(name: str, data_dir: Path, cache_dir: Path) -> Data:
-    """The whole graph with PyG's public split masks (20 labels per class, 500 validation, 1,000 test nodes)."""
+    """The whole graph with PyG's public split masks (20 labels per class, 500 validation, 1,000 test nodes).
+
+    The raw files are verified first, so a processed file that does not load, or holds another
+    graph than :data:`SHAPES` says, is an unusable cache: it is rebuilt once from the raw files.
+    """
     raw_files(name, data_dir)
-    processed_root = cache_dir / "planetoid"
+    folder = processed_dir(name, cache_dir)
     try:
-        return _CachedPlanetoid(data_dir / "planetoid", processed_root, NAMES[name])[0]
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
-        # The raw files are verified, so a failure here is an unreadable processed file: rebuild it once.
-        shutil.rmtree(processed_root / NAMES[name], ignore_errors=True)
+        return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
+    except Exception as error:  # noqa: BLE001 - any failure here is the cache's: rebuild it
+        log.warning("processed %s graph in %s is unusable (%s: %s); rebuilding it", NAMES[name], folder, type(error).__name__, error)
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.is_symlink() or folder.is_file():
+            folder.unlink()
     try:
-        return _CachedPlanetoid(data_dir / "planetoid", processed_root, NAMES[name])[0]
+        return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
     except Exception as error:  # noqa: BLE001 - surface any parse failure as a data error naming the folder
-        raise DataError(f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'}: {error}") from None
+        raise DataError(f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'} into {folder}: {error}") from None
+
+
+def _checked(name: str, data: Data) -> Data:
+    """``data`` if it is the graph ``name``: its node, feature, class and split sizes; ValueError otherwise."""
+    nodes, features, classes = SHAPES[name]
+    expected = (nodes, features, classes, 20 * classes, 500, 1000)
+    found = (data.num_nodes, data.num_features, int(data.y.max()) + 1, *(int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)))
+    if found != expected:
+        raise ValueError(f"it holds a graph of (nodes, features, classes, train, val, test) = {found}, expected {expected}")
+    return data

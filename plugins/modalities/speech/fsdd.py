@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import shutil
-import tarfile
-import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from framework.download import check_link, extract, scratch_folder
 from framework.errors import DataError
 
 RELEASE = "v1.0.10"
@@ -40,10 +39,17 @@ class Recording:
 
 
 def recordings(data_dir: Path) -> list[Recording]:
-    """Every recording in ``data_dir/fsdd/recordings``, downloading the release there if the folder is absent."""
+    """Every recording in ``data_dir/fsdd/recordings``, downloading the release there if the folder is absent.
+
+    The folder must hold exactly the release's recordings (:func:`verify`), so a changed, missing,
+    extra or unreadable recording is a :class:`DataError`, never a slightly different dataset.
+    """
     folder = data_dir / FOLDER / "recordings"
-    if not folder.is_dir():
+    check_link(folder)
+    if not folder.exists():
         download(ARCHIVE_URL, folder)
+    elif not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; remove it to download FSDD {RELEASE} there, or put the recordings folder in its place")
     found = []
     for path in sorted(folder.glob("*.wav")):
         match = NAME.fullmatch(path.name)
@@ -52,7 +58,29 @@ def recordings(data_dir: Path) -> list[Recording]:
         found.append(Recording(path, int(match["digit"]), match["speaker"], int(match["index"])))
     if not found:
         raise DataError(f"{folder} holds no .wav recordings; delete the folder to download FSDD {RELEASE} again")
+    verify(folder, RECORDINGS_DIGEST)
     return found
+
+
+_VERIFIED: set[tuple] = set()
+"""(folder, its WAVs' names, sizes and mtimes, digest) already verified in this process, so a run hashes the folder once."""
+
+
+def verify(folder: Path, expected: str) -> None:
+    """Raises :class:`DataError` unless the WAVs in ``folder`` have the :func:`folder_digest` ``expected``."""
+    try:
+        stats = [(path.name, path.stat()) for path in sorted(folder.glob("*.wav"))]
+        key = (str(folder.resolve()), tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats), expected)
+    except OSError:  # a link to nothing: folder_digest names it
+        key = None
+    if key is not None and key in _VERIFIED:
+        return
+    if folder_digest(folder) != expected:
+        raise DataError(
+            f"{folder} does not hold the recordings of FSDD {RELEASE} (their digest differs: a recording is changed, "
+            "missing or extra); delete the folder to download them again"
+        )
+    _VERIFIED.add(key)
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -71,32 +99,43 @@ def read_wav(path: Path) -> np.ndarray:
 
 
 def folder_digest(folder: Path) -> str:
-    """The :data:`RECORDINGS_DIGEST`-style digest of the WAVs in ``folder``."""
+    """The :data:`RECORDINGS_DIGEST`-style digest of the WAVs in ``folder``; an unreadable one is a DataError naming it."""
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.wav")):
-        digest.update(f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+        try:
+            data = path.read_bytes()
+        except OSError as error:  # a folder in its place, a link to nothing
+            raise DataError(f"{path}: cannot read it ({error.strerror or error}); delete the folder {folder} to download FSDD again") from None
+        digest.update(f"{path.name} {hashlib.sha256(data).hexdigest()}\n".encode())
     return digest.hexdigest()
 
 
 def download(url: str, folder: Path, expected: str = RECORDINGS_DIGEST) -> None:
     """Downloads the release archive from ``url`` and puts its ``recordings/`` at ``folder``, only if they verify.
 
-    The archive is extracted with tarfile's ``data`` filter (no paths outside the target, no
-    links or devices) into a temporary folder next to ``folder``, and moved into place only
-    when the recordings' digest matches; otherwise nothing is left behind.
+    The archive goes to a temporary folder next to ``folder`` and is unpacked there
+    (:func:`~framework.download.extract`: nothing outside it, no links or devices); the
+    recordings move into place only when their digest matches, so a failed, truncated, corrupt
+    or unsafe download leaves nothing behind.
     """
     from torchvision.datasets.utils import download_url
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".download-") as scratch:
-        scratch_dir = Path(scratch)
+    with scratch_folder(folder) as scratch:
+        archive = scratch / "fsdd.tar.gz"
         try:
-            download_url(url, root=scratch, filename="fsdd.tar.gz")
-            with tarfile.open(scratch_dir / "fsdd.tar.gz") as archive:
-                archive.extractall(scratch_dir / "x", filter="data")
-        except Exception as error:  # noqa: BLE001 - network, HTTP, gzip and tar failures all mean "no usable download"
-            raise DataError(f"could not download FSDD from {url} ({error}); check the network or place the recordings in {folder}") from None
-        found = sorted((scratch_dir / "x").glob("*/recordings"))
-        if len(found) != 1 or folder_digest(found[0]) != expected:
+            download_url(url, root=str(scratch), filename=archive.name)
+            extract(archive, scratch / "x", label="the archive")
+        except Exception as error:  # noqa: BLE001 - network, HTTP and archive failures all mean "no usable download"
+            raise DataError(f"could not download FSDD from {url} ({error}); nothing was kept; check the network or place the recordings in {folder}") from None
+        found = sorted((scratch / "x").glob("*/recordings"))
+        try:
+            matches = len(found) == 1 and folder_digest(found[0]) == expected
+        except DataError:  # an unreadable entry in the archive's recordings
+            matches = False
+        if not matches:
             raise DataError(f"the FSDD download from {url} does not match release {RELEASE} (recordings digest differs); nothing was kept")
-        shutil.move(str(found[0]), str(folder))
+        try:
+            os.rename(found[0], folder)  # same file system: the whole folder appears at once
+        except OSError:
+            if not folder.is_dir():  # else another process put the release in place first
+                raise

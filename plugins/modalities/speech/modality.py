@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from framework.atomic import write_atomic
 from framework.attention_maps import AttentionRows, matrix_figure
 from framework.embedding import StandardizedProjection
 from framework.batch import VectorSet
+from framework.cache import Stale, cached
 from framework.edges import band_edges
 from framework.errors import ConfigError, one_of, require
 from framework.modality import Modality
@@ -27,8 +26,6 @@ from plugins.modalities.speech.features import SHIFT_MS, log_mel, speech_span, s
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-log = logging.getLogger(__name__)
 
 TASKS = ("frames", "utterance")
 SPLITS = ("train", "val", "test")
@@ -153,24 +150,39 @@ class SpeechModality(Modality):
         return settings
 
     def _cached_arrays(self) -> dict[str, Arrays]:
-        """Features from ``cache_dir`` when they were computed with these settings; computed (and cached) otherwise."""
+        """Features from ``cache_dir`` when they were computed with these settings; computed (and cached) otherwise.
+
+        The file is named by a hash of the settings, which are also stored inside and compared; a
+        file that does not load, or whose tensors do not fit together, is recomputed.
+        """
         recordings = fsdd.recordings(self.data_dir)
         settings = json.dumps(self._settings(recordings), sort_keys=True)
         path = self.cache_dir / fsdd.FOLDER / f"{self.task}-{hashlib.sha256(settings.encode()).hexdigest()[:16]}.pt"
-        try:
-            cached = torch.load(path, weights_only=True)
-            if cached["settings"] == settings:
-                return cached["splits"]
-            log.warning("%s was computed with other settings; rebuilding it", path)
-        except FileNotFoundError:
-            pass
-        except Exception as error:  # noqa: BLE001 - an unreadable cache is rebuilt, never trusted
-            log.warning("cached features %s are unreadable (%s); rebuilding them", path, error)
-        splits = self._compute(recordings)
-        buffer = io.BytesIO()
-        torch.save({"settings": settings, "splits": splits}, buffer)
-        write_atomic(path, buffer.getvalue())
-        return splits
+
+        def encode(splits: dict[str, Arrays]) -> bytes:
+            buffer = io.BytesIO()
+            torch.save({"settings": settings, "splits": splits}, buffer)
+            return buffer.getvalue()
+
+        def decode(data: bytes) -> dict[str, Arrays]:
+            cache = torch.load(io.BytesIO(data), weights_only=True)
+            if cache["settings"] != settings:
+                raise Stale(f"computed with {cache['settings']}")
+            splits = cache["splits"]
+            self._check_arrays(splits)
+            return splits
+
+        return cached(path, lambda: self._compute(recordings), encode, decode)
+
+    def _check_arrays(self, splits: dict[str, Arrays]) -> None:
+        """Raises ValueError unless ``splits`` holds every split's features, labels and lengths, fitting together."""
+        if sorted(splits) != sorted(SPLITS):
+            raise ValueError(f"splits {sorted(splits)}, expected {sorted(SPLITS)}")
+        for split, a in splits.items():
+            x, y, lengths = a["x"], a["y"], a["lengths"]
+            labelled = len(x) if self.task == "frames" else len(lengths)
+            if x.ndim != 2 or x.shape[1] != self.bands or len(lengths) == 0 or int(lengths.sum()) != len(x) or len(y) != labelled:
+                raise ValueError(f"the {split} split's features, labels and lengths do not fit together")
 
     def _compute(self, recordings: list[fsdd.Recording]) -> dict[str, Arrays]:
         by_split = {split: [r for r in recordings if r.split == split] for split in SPLITS}
