@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from framework.catalogue import scopes
 from framework.errors import ArenaError
+from framework.group_overrides import check_group_overrides
 from framework.listing import listing
 
 # PyG's imports call torch.jit.script, which torch 2.14 deprecates; users can do nothing about it.
@@ -25,12 +26,13 @@ def main(cfg: DictConfig) -> float:
 
 
 def cli() -> None:
-    """Checks the installed plugins and answers ``--list`` before Hydra reads the command line; then runs."""
+    """Checks the installed plugins, answers ``--list`` and checks the group overrides before Hydra reads the command line; then runs."""
     try:
         scopes()  # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
         if "--list" in sys.argv[1:]:
             print(listing())
             return
+        check_group_overrides(sys.argv[1:])  # `model=3`, `~model`: Hydra itself would answer with a traceback
     except BrokenPipeError:  # `run.py --list | head`: the reader has all it wanted
         sys.stderr.close()
         return

@@ -28,6 +28,20 @@ class ConfigError(ArenaError):
         return f"invalid config value {self.key}={self.value!r}: {self.allowed}"
 
 
+class MissingValue(ConfigError):
+    """A key that is needed has no value: it was deleted (``~model.dim``) or never given."""
+
+    def __init__(self, key: str, needed_by: str) -> None:
+        self.needed_by = needed_by
+        super().__init__(key, None, f"{needed_by} needs it")
+
+    def in_group(self, group: str) -> MissingValue:
+        return MissingValue(f"{group}.{self.key}", self.needed_by)
+
+    def _render(self) -> str:
+        return f"missing config value {self.key}: {self.needed_by} needs it; set it with {self.key}=<value>"
+
+
 class IncompatibleError(ArenaError):
     """A modality/model pair that cannot work, detected before any data loads."""
 

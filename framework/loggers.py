@@ -9,20 +9,48 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+
+from framework.errors import require
 
 log = logging.getLogger(__name__)
 
 
-def wandb_has_credentials() -> bool:
-    """Whether a W&B API key is configured (environment, settings file or .netrc); never prompts."""
+def wandb_credentials() -> tuple[bool, str | None]:
+    """Whether a usable W&B API key is configured (environment, settings file or .netrc), and if one is set but unusable, why.
+
+    Never prompts and never contacts the server.
+    """
     import wandb
 
     try:
-        return bool(wandb.login(prompt=False, verify=False))
-    except Exception:  # noqa: BLE001 - a broken W&B setup just means "no credentials"
-        return False
+        return bool(wandb.login(prompt=False, verify=False)), None
+    except Exception as error:  # noqa: BLE001 - a broken W&B setup just means "log offline"
+        wandb.teardown()  # the failed login leaves W&B's process-wide session set up for it
+        return False, str(error)
+
+
+def check_logger(cfg: DictConfig | None) -> None:
+    """Checks the logger's class, keys and value types without building it (a logger writes files once it exists)."""
+    from pytorch_lightning.loggers import Logger, WandbLogger
+
+    from framework.config_checks import HYDRA_KEYS, check_options, target_of
+
+    if cfg is None:
+        return
+    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
+    options = {key: value for key, value in OmegaConf.to_container(cfg, resolve=True).items() if key not in HYDRA_KEYS}
+    cls = target_of(cfg, "logger", Logger)
+    if not issubclass(cls, WandbLogger):
+        check_options(cls, options, "logger")
+        return
+    import wandb
+
+    offline = options.get("offline", False)
+    require(offline == "auto" or isinstance(offline, bool), "logger.offline", offline, "must be auto, true or false")
+    require(isinstance(options.get("tags") or [], list), "logger.tags", options.get("tags"), "must be a list of strings")
+    # `auto` is decided when the run starts (build_logger); the logger passes the keys it does not name to wandb.init.
+    check_options(cls, options | {"offline": offline is True}, "logger", kwargs_to=wandb.init)
 
 
 def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = ()):
@@ -34,21 +62,29 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Itera
     run fails (a bad key, no network), it warns and logs offline instead; ``wandb sync`` uploads
     the offline run later.
     """
+    from pytorch_lightning.loggers import Logger, WandbLogger  # here: `framework.report --wandb` needs none of Lightning
+
+    from framework.config_checks import instantiated, target_of
+
     if cfg is None:
         return None
-    if not cfg._target_.endswith("WandbLogger"):
-        logger = instantiate(cfg)
+    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
+    if not issubclass(target_of(cfg, "logger", Logger), WandbLogger):
+        logger = instantiated(cfg, "logger", Logger)
         logger.log_hyperparams(run_config)
         return logger
-    cfg = OmegaConf.merge(cfg, {"tags": [*cfg.get("tags", []), *(tag[:64] for tag in tags)]})
-    if cfg.offline == "auto":
-        offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_has_credentials()
-        cfg = OmegaConf.merge(cfg, {"offline": offline})
-    logger = instantiate(cfg)
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # a copy that takes keys deleted with ~
+    cfg = OmegaConf.merge(cfg, {"tags": [*(cfg.get("tags") or []), *(tag[:64] for tag in tags)]})
+    if cfg.get("offline") == "auto":
+        online, problem = wandb_credentials()
+        if problem:
+            log.warning("W&B is misconfigured (%s); logging offline instead, upload later with `wandb sync`.", problem)
+        cfg = OmegaConf.merge(cfg, {"offline": os.environ.get("WANDB_MODE") == "offline" or not online})
+    logger = instantiated(cfg, "logger", Logger)
     try:
         logger.experiment  # starts the W&B run now, where a failure can still be handled
     except Exception as error:  # noqa: BLE001 - W&B must never stop a training run
-        if cfg.offline:
+        if cfg.get("offline"):
             raise
         import wandb
 

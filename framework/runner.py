@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import shutil
 import signal
 import sys
 import time
-import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,10 +15,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 from pytorch_lightning.utilities import rank_zero_only
@@ -28,9 +23,12 @@ from pytorch_lightning.utilities import rank_zero_only
 from framework.budget import count_parameters, fit_width, parse_budget
 from framework.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
 from framework.compat import check_compatible
+from framework.config_checks import (
+    binding_error, check_options, check_resolves, config_errors, instantiated, is_number, mentioned, seed_of, target_of,
+)
 from framework.encoder import Encoder
-from framework.errors import ArenaError, ConfigError, Interrupted, one_of, require
-from framework.loggers import build_logger, closing_logger, log_summary
+from framework.errors import ArenaError, ConfigError, Interrupted, MissingValue, one_of, require
+from framework.loggers import build_logger, check_logger, closing_logger, log_summary
 from framework.modality import Modality
 from framework.module import ArenaModule, OptimizerFactory
 from framework.positional import PositionalEncoding
@@ -46,93 +44,60 @@ MODEL_KEYS = ("name", "positional", "param_budget")
 """Keys of a model config read by the framework, not passed to the encoder class."""
 MODALITY_KEYS = ("max_epochs",)
 """Keys of a modality config read elsewhere in the config (``trainer.max_epochs`` follows it), not passed to the class."""
+RUN_KEYS = ("seed", "resume", "output_dir", "optimizer", "schedule", "compile", "sweep", "modality", "model", "trainer",
+            "logger", "callbacks")
+"""Top-level keys every run reads: one deleted with ``~`` stops the run in one line before anything is built."""
 
 
-def plugin_options(cfg: DictConfig, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
-    """The class named by ``cfg._target_`` and the resolved options to build it with."""
+def plugin_options(cfg: DictConfig, group: str, base: type, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
+    """The class named by ``cfg._target_`` (a subclass of ``base``) and the resolved options to build it with."""
+    cls = target_of(cfg, group, base)
     options = OmegaConf.to_container(cfg, resolve=True)
-    for key in exclude:
+    for key in (*exclude, "_target_"):
         options.pop(key, None)
-    return get_class(options.pop("_target_")), options
+    return cls, options
 
 
 def build(cls: type, options: dict[str, Any], group: str, **context: Any) -> Any:
     """Builds ``cls(**options, **context)``, naming ``group.key`` in any config error."""
-    params = inspect.signature(cls).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        for key in options.keys() - params.keys():
-            raise ConfigError(f"{group}.{key}", options[key], f"unknown key; {group} accepts {', '.join(sorted(params.keys() - context.keys()))}")
-    check_types(cls, options, group)
+    check_options(cls, options, group, context)
     try:
         return cls(**options, **context)
     except ConfigError as error:
         raise error.in_group(group) from None
-
-
-SCALARS = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
-
-
-def check_types(cls: type, options: dict[str, Any], group: str) -> None:
-    """Checks each option against the scalar type its constructor parameter is annotated with."""
-    hints = typing.get_type_hints(cls.__init__)
-    for key, value in options.items():
-        hint = hints.get(key)
-        allowed = SCALARS.get(hint) if hint is not None else None
-        # bool is an int in Python, but `dim=true` is a mistake, not a width.
-        if allowed and (not isinstance(value, allowed) or (hint is not bool and isinstance(value, bool))):
-            raise ConfigError(f"{group}.{key}", value, f"must be of type {hint.__name__}")
+    except TypeError as error:  # a key a base class sets itself, or needs and did not get
+        if (problem := binding_error(error, cls, options, group)) is None:
+            raise
+        raise problem from None
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     """The configured callbacks (``null`` entries dropped); a bad value names ``callbacks.<name>.<key>``."""
     callbacks = []
-    for name, options in cfg.items():
-        if options is None:
-            continue
-        try:
-            callbacks.append(instantiate(options))
-        except InstantiationException as error:
-            raise rejected(error, options, f"callbacks.{name}") from None
+    with config_errors(cfg):
+        for name, options in cfg.items():
+            if options is None:
+                continue
+            require(isinstance(options, DictConfig), f"callbacks.{name}", options, "must be null or a callback's settings with a _target_")
+            callbacks.append(instantiated(options, f"callbacks.{name}", pl.Callback))
     return callbacks
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
     """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``."""
-    try:
-        return instantiate(cfg, callbacks=callbacks, logger=False, default_root_dir=str(output_dir))
-    except InstantiationException as error:
-        raise rejected(error, cfg, "trainer") from None
-
-
-def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exception:
-    """What to raise for a config ``group`` whose class refused its values: a :class:`ConfigError` naming the key.
-
-    Hydra wraps what the constructor raised. Our own classes raise ``ConfigError``; Lightning's raise
-    ``ValueError``, ``TypeError`` or ``MisconfigurationException`` whose message names the setting
-    (not always in the override's spelling), so the key is the config key the message mentions.
-    Anything else is not a config mistake and is returned unchanged.
-    """
-    cause = error.__cause__
-    if isinstance(cause, ConfigError):
-        return cause.in_group(group)
-    if not isinstance(cause, (ValueError, TypeError, MisconfigurationException)):
-        return error
-    message = str(cause).lower()
-    key = next((key for key in cfg if key != "_target_" and str(key).lower() in message), None)
-    if key is None:
-        return ArenaError(f"invalid {group} config: {cause}")
-    return ConfigError(f"{group}.{key}", cfg[key], str(cause))
+    with config_errors(cfg):
+        return instantiated(cfg, "trainer", pl.Trainer, callbacks=callbacks, logger=False, default_root_dir=str(output_dir))
 
 
 def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
     """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
-    lr = cfg.lr
-    require(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0, "optimizer.lr", lr, "the learning rate must be a positive number")
-    factory = instantiate(cfg, _partial_=True)
+    lr = cfg.get("lr")
+    require(is_number(lr) and lr > 0, "optimizer.lr", lr, "the learning rate must be a positive number")
+    factory = instantiated(cfg, "optimizer", torch.optim.Optimizer, supplied=["params"], _partial_=True)
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except (TypeError, ValueError) as error:
-        raise ConfigError("optimizer", OmegaConf.to_container(cfg), str(error)) from None
+        raise mentioned(error, cfg, "optimizer") from None
     return factory
 
 
@@ -150,18 +115,28 @@ class Parts:
 
 def build_parts(cfg: DictConfig) -> Parts:
     """Builds the modality and model plugins, checks the pair and every value; loads no data."""
-    modality: Modality = build(*plugin_options(cfg.modality, exclude=MODALITY_KEYS), "modality")
-    spec = modality.spec
-    model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
-    needs = model_cls.requirement(**model_options)
-    check_compatible(spec, needs, cfg.model.name)
-    if needs.needs_edges:
-        modality.provide_edges()
-    encoder, positional = build_model(cfg, spec)
-    warmup = cfg.schedule.warmup_fraction
-    require(warmup is None or 0 <= warmup < 1, "schedule.warmup_fraction", warmup, "use null or a number in [0, 1)")
-    check_compile(cfg.compile)
-    return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup, parse_budget(cfg.model.param_budget))
+    for key in RUN_KEYS:
+        if key not in cfg:
+            raise MissingValue(key, "every run")
+    check_resolves(cfg)
+    seed_of(cfg)
+    with config_errors(cfg):
+        modality: Modality = build(*plugin_options(cfg.modality, "modality", Modality, exclude=MODALITY_KEYS), "modality")
+        spec = modality.spec
+        model_cls, model_options = plugin_options(cfg.model, "model", Encoder, exclude=MODEL_KEYS)
+        check_options(model_cls, model_options, "model", ["spec"])
+        needs = model_cls.requirement(**model_options)
+        require(isinstance(cfg.model.name, str) and cfg.model.name != "", "model.name", cfg.model.name, "must be a name (a string)")
+        check_compatible(spec, needs, cfg.model.name)
+        if needs.needs_edges:
+            modality.provide_edges()
+        encoder, positional = build_model(cfg, spec)
+        warmup = cfg.schedule.warmup_fraction
+        require(warmup is None or (is_number(warmup) and 0 <= warmup < 1), "schedule.warmup_fraction", warmup,
+                "use null or a number in [0, 1)")
+        check_compile(cfg.compile)
+        check_logger(cfg.logger)
+        return Parts(modality, encoder, positional, optimizer_factory(cfg.optimizer), warmup, parse_budget(cfg.model.param_budget))
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -171,15 +146,17 @@ def check_compile(cfg: DictConfig) -> None:
     """Checks the ``compile`` options before any data loads (torch.compile itself only fails at the first step)."""
     require(isinstance(cfg.enabled, bool), "compile.enabled", cfg.enabled, "must be true or false")
     one_of("compile.mode", cfg.mode, COMPILE_MODES)
-    require(cfg.dynamic in (None, True, False), "compile.dynamic", cfg.dynamic, "must be null, true or false")
+    require(cfg.dynamic is None or isinstance(cfg.dynamic, bool), "compile.dynamic", cfg.dynamic, "must be null, true or false")
 
 
 def build_model(cfg: DictConfig, spec: ModalitySpec, **overrides: Any) -> tuple[Encoder, PositionalEncoding]:
     """The model encoder and its position vectors from ``cfg.model``, with ``overrides`` replacing config values."""
-    model_cls, model_options = plugin_options(cfg.model, exclude=MODEL_KEYS)
+    model_cls, model_options = plugin_options(cfg.model, "model", Encoder, exclude=MODEL_KEYS)
     encoder: Encoder = build(model_cls, model_options | overrides, "model", spec=spec)
+    positional = cfg.model.positional
+    require(isinstance(positional, DictConfig), "model.positional", positional, "must hold kind and dims")
     positional = build(
-        PositionalEncoding, OmegaConf.to_container(cfg.model.positional), "model.positional",
+        PositionalEncoding, OmegaConf.to_container(positional, resolve=True), "model.positional",
         dim=encoder.dim, layout=spec.layout, max_positions=spec.max_positions,
     )
     return encoder, positional
@@ -221,7 +198,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     """
     started = time.perf_counter()
     output_dir = Path(cfg.output_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    pl.seed_everything(seed_of(cfg), workers=True, verbose=False)
     parts = build_parts(cfg)
     modality, spec = parts.modality, parts.modality.spec
     identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING
 
 import torch
@@ -12,6 +11,7 @@ from torch.utils.data import Dataset
 from framework.attention_maps import AttentionRows
 from framework.figures import new_figure
 from framework.batch import IGNORE_INDEX, VectorSet
+from framework.config_checks import check_options
 from framework.edges import normalize_edges
 from framework.errors import DataError, one_of, require
 from framework.modality import Modality
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DATASETS = (*planetoid.NAMES, "sbm")
-SBM_KEYS = tuple(key for key in inspect.signature(generate_sbm).parameters if key != "seed")
-CLASSES = {"cora": 7, "citeseer": 6, "pubmed": 3}
+CLASSES = {name: classes for name, (_, _, classes) in planetoid.SHAPES.items()}
 
 
 class GraphSplit(Dataset):
@@ -108,7 +107,7 @@ class GraphModality(Modality):
         super().__init__(name=name, batch_size=1, eval_batch_size=1, **loader)
         one_of("dataset", dataset, DATASETS)
         require(0 <= input_dropout < 1, "input_dropout", input_dropout, "must be in [0, 1)")
-        require(sorted(sbm) == sorted(SBM_KEYS), "sbm", sbm, f"needs exactly the keys {', '.join(SBM_KEYS)}")
+        check_options(generate_sbm, sbm, "sbm", supplied=["seed"])  # the generator's keys, each of its annotated type
         require(sbm["blocks"] >= 2, "sbm.blocks", sbm["blocks"], "must be 2 or more")
         require(sbm["block_size"] > sbm["train_per_class"] > 0, "sbm.train_per_class", sbm["train_per_class"], f"must be in [1, block_size={sbm['block_size']})")
         for key in ("p_in", "p_out"):
