@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -53,10 +56,11 @@ def check_logger(cfg: DictConfig | None) -> None:
     check_options(cls, options | {"offline": offline is True}, "logger", kwargs_to=wandb.init)
 
 
-def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = ()):
+def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = (), resumed_at: int | None = None):
     """Instantiates the configured Lightning logger (None for ``logger=none``) and logs ``run_config`` to it.
 
     ``tags`` are added to a W&B run's configured tags (W&B allows at most 64 characters per tag).
+    ``resumed_at``: the global step a resumed run continues from; a CSV log keeps its rows up to it.
 
     A W&B logger with ``offline: auto`` logs online only when credentials exist. If starting the
     run fails (a bad key, no network), it warns and logs offline instead; ``wandb sync`` uploads
@@ -71,7 +75,10 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Itera
     require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
     if not issubclass(target_of(cfg, "logger", Logger), WandbLogger):
         logger = instantiated(cfg, "logger", Logger)
-        logger.log_hyperparams(run_config)
+        earlier = csv_rows_until(logger, resumed_at)
+        logger.log_hyperparams(run_config)  # a CSV logger replaces its metrics.csv here
+        for row in earlier:
+            logger.log_metrics(row, step=int(row.pop("step")))
         return logger
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # a copy that takes keys deleted with ~
     cfg = OmegaConf.merge(cfg, {"tags": [*(cfg.get("tags") or []), *(tag[:64] for tag in tags)]})
@@ -96,6 +103,19 @@ def build_logger(cfg: DictConfig | None, run_config: dict[str, Any], tags: Itera
         return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)  # tags are in cfg already
     logger.log_hyperparams(run_config)
     return logger
+
+
+def csv_rows_until(logger, step: int | None) -> list[dict[str, float]]:
+    """The rows of a CSV logger's existing ``metrics.csv`` logged at or before ``step`` (none if ``step`` is None)."""
+    from pytorch_lightning.loggers import CSVLogger
+
+    path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
+    if step is None or path is None or not path.is_file():
+        return []
+    with path.open(newline="") as file:
+        rows = [{key: int(value) if value.isdigit() else float(value) for key, value in row.items() if value}
+                for row in csv.DictReader(file)]
+    return [row for row in rows if row.get("step", math.inf) <= step]
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -55,6 +56,12 @@ def outcome(folder: Path) -> dict:
     return {key: results[key] for key in KEPT}
 
 
+def validated_epochs(folder: Path) -> list[int]:
+    """The epochs of the ``val/acc`` rows in the run's CSV log (the last is the best checkpoint's, after training)."""
+    with (folder / "csv" / "metrics.csv").open(newline="") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file) if row["val/acc"]]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> dict:
     """The outcome of :data:`SMALL_RUN` run from start to end."""
@@ -76,6 +83,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_results(tmp_path, shared_
     assert f"continuing from {folder / 'checkpoints' / LAST}" in (folder / "run.log").read_text()
     assert epoch < uninterrupted["epochs"]
     assert outcome(folder) == uninterrupted
+    assert validated_epochs(folder) == list(range(uninterrupted["epochs"] + 1))  # the log keeps the epochs before the kill
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
@@ -97,6 +105,7 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_folder_continues_it(tmp_pat
 
     assert resumed.returncode == 0, resumed.stderr
     assert outcome(folder) == uninterrupted
+    assert validated_epochs(folder) == list(range(uninterrupted["epochs"] + 1))
 
 
 def test_resume_true_without_a_resume_point_names_the_missing_file(make_config, tmp_path):
