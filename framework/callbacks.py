@@ -94,8 +94,7 @@ class GracefulStop(pl.Callback):
     :class:`~framework.errors.Interrupted`, so Lightning closes the loggers and the run ends with
     the resume point of its last finished epoch in place (a partial epoch is not saved: continuing
     from one would not give the same result as an uninterrupted run). A second SIGINT interrupts
-    at once. Handlers that were there before (Lightning's own SIGTERM handler under DDP, which
-    passes the signal on to the other processes) are still called.
+    at once. Handlers that were there before (Lightning's own SIGTERM handler) are still called.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 from framework.errors import ConfigError, DataError
+from framework.sweep import resolved_without
 
 LAST = "last.ckpt"
 """The resume point's file name inside the checkpoint folder."""
@@ -33,12 +34,8 @@ def run_identity(cfg: DictConfig, ignore: list[str]) -> dict[str, Any]:
 
     The ignored keys (where files go, how a run is watched) never change what is trained.
     """
-    blank = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    with open_dict(blank):
-        for key in ignore:
-            OmegaConf.update(blank, key, None, merge=False)
-    settings = OmegaConf.to_container(blank, resolve=True)
-    return {"modality": cfg.modality.name, "model": cfg.model.name, "settings": flatten(settings)}
+    settings = flatten(resolved_without(cfg, ignore))
+    return {"modality": cfg.modality.name, "model": cfg.model.name, "settings": settings}
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -98,8 +95,8 @@ class ResumePoint(pl.callbacks.Checkpoint):
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> Path | None:
-    """The resume point to continue from, or None to start afresh; refuses one written by another run.
+def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> tuple[Path, int] | None:
+    """The resume point to continue from and its global step, or None to start afresh; refuses one written by another run.
 
     ``mode``: ``auto`` continues when ``folder`` holds a resume point, ``true`` requires one,
     ``false`` requires that there is none (so two runs never mix in one folder).
@@ -113,14 +110,14 @@ def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> P
         return None
     if mode is False:
         raise ConfigError("resume", mode, f"{folder.parent} holds a stopped run ({path}); continue it with resume=auto, or choose another folder")
-    check_identity(path, identity)
-    return path
+    return path, check_identity(path, identity)
 
 
-def check_identity(path: Path, identity: dict[str, Any]) -> None:
-    """Raises unless the checkpoint at ``path`` was written by a run with ``identity``; loads only tensors and plain values."""
+def check_identity(path: Path, identity: dict[str, Any]) -> int:
+    """The global step of the checkpoint at ``path``; raises unless a run with ``identity`` wrote it. Loads only tensors and plain values."""
     try:
-        written = torch.load(path, map_location="cpu", weights_only=True).get("arena")
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        written = checkpoint.get("arena")
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL (\S+)", str(error))
         raise DataError(
@@ -141,3 +138,4 @@ def check_identity(path: Path, identity: dict[str, Any]) -> None:
     if differ:
         changes = ", ".join(f"{key}={written['settings'].get(key)!r} there, {identity['settings'].get(key)!r} here" for key in differ[:5])
         raise ConfigError("resume", "auto", f"{path} was written with other settings ({changes}); continue it with the same settings, or choose another folder")
+    return int(checkpoint["global_step"])

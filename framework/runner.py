@@ -202,7 +202,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     parts = build_parts(cfg)
     modality, spec = parts.modality, parts.modality.spec
     identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
-    resume_from = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity)
+    resume_from, resume_step = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity) or (None, None)
     throughput, stop = TrainingThroughput(), GracefulStop()
     callbacks = build_callbacks(cfg.callbacks) + [throughput, FiniteLoss(), stop, ResumePoint(output_dir / "checkpoints", identity)]
     trainer = build_trainer(cfg.trainer, callbacks, output_dir)
@@ -222,7 +222,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict[str, Any]:
     # Built last: a logger writes files (or starts a W&B run) as soon as it exists, and a run that fails
     # on its data must leave nothing behind.
     logger = build_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True),
-                          tags=variant.split() if variant != "default" else (), resumed_at=step_of(resume_from))
+                          tags=variant.split() if variant != "default" else (), resumed_at=resume_step)
     trainer.loggers = [logger] if logger else []
     if resume_from is not None:
         log.info("continuing from %s", resume_from)
@@ -300,11 +300,6 @@ def main(cfg: DictConfig) -> float:
     if multirun and rank_zero:
         DoneIndex(cfg.sweep.index_dir).record(results, Path(cfg.output_dir) / RESULTS_FILE)
     return results["best_val"]["acc"]
-
-
-def step_of(checkpoint: Path | None) -> int | None:
-    """The global step a checkpoint was written at (None for no checkpoint)."""
-    return None if checkpoint is None else int(torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"])
 
 
 def failed(cfg: DictConfig, overrides: Iterable[str], error: Exception, rank_zero: bool) -> float:

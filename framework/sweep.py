@@ -41,17 +41,22 @@ def variant_of(overrides: Iterable[str]) -> str:
     return " ".join(sorted(o.lstrip("+~") for o in overrides if is_variant(o))) or "default"
 
 
-def config_hash(cfg: DictConfig, ignore: Iterable[str]) -> str:
-    """A short hash of the resolved config, with each key in ``ignore`` replaced by a fixed placeholder.
+def resolved_without(cfg: DictConfig, ignore: Iterable[str]) -> dict[str, Any]:
+    """The resolved config as plain values, with each key in ``ignore`` replaced by a fixed placeholder.
 
     Keys are replaced before resolving, so values built from them (``${output_dir}/checkpoints``)
-    hash the same in every sweep folder.
+    come out the same in every run folder.
     """
     blank = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
     with open_dict(blank):
         for key in ignore:
             OmegaConf.update(blank, key, f"<{key}>", merge=False)
-    payload = json.dumps(OmegaConf.to_container(blank, resolve=True), sort_keys=True, default=str)
+    return OmegaConf.to_container(blank, resolve=True)
+
+
+def config_hash(cfg: DictConfig, ignore: Iterable[str]) -> str:
+    """A short hash of the resolved config without the keys in ``ignore`` (see :func:`resolved_without`)."""
+    payload = json.dumps(resolved_without(cfg, ignore), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
