@@ -1,34 +1,43 @@
-"""Attention Arena: ``python run.py modality=image model=attn`` (add ``-m`` and comma lists to sweep; ``--list`` for the options)."""
+"""Attention Arena: ``python run.py modality=image model=attn``.
+
+Add ``-m`` and comma lists to sweep; ``--list`` for the options.
+"""
 
 import sys
 import warnings
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from framework.catalogue import scopes
-from framework.errors import ArenaError
-from framework.group_overrides import check_group_overrides
-from framework.listing import listing
+from framework.config.group_overrides import check_group_overrides
+from framework.config.listing import config_groups, listing
+from framework.core.catalogue import scopes
+from framework.core.errors import ArenaError
 
 # PyG's imports call torch.jit.script, which torch 2.14 deprecates; users can do nothing about it.
 warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
 # Lightning's pytree helper builds torch's deprecated LeafSpec on every step; same story.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# --help's template (conf/config.yaml, hydra.help) lists the groups a user picks from through this resolver.
+OmegaConf.register_new_resolver("arena_config_groups", config_groups, replace=True)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Runs one experiment; torch and the framework load only here, so ``--help`` stays fast."""
-    from framework.runner import main as run_main
+    from framework.train.run import main as run_main
 
     return run_main(cfg)
 
 
 def cli() -> None:
-    """Checks the installed plugins, answers ``--list`` and checks the group overrides before Hydra reads the command line; then runs."""
+    """Checks the installed plugins, answers ``--list``, checks the group overrides; then runs.
+
+    All before Hydra reads the command line.
+    """
     try:
-        scopes()  # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
+        # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
+        scopes()
         if "--list" in sys.argv[1:]:
             print(listing())
             return
@@ -39,7 +48,10 @@ def cli() -> None:
     except ArenaError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # `run.py --help | head`
+        sys.stderr.close()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What the attention benchmarks share: timing and peak memory in a fresh child process, and the sweep that skips slow settings.
+"""What the attention benchmarks share: timing and peak memory in a fresh child process, a sweep skipping slow settings.
 
 A benchmark script runs itself with ``--child ...`` once per measurement (so that each gets its
 own memory peak), reads the child's one-line JSON answer, and predicts before each setting
@@ -59,10 +59,15 @@ def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device) 
 
 
 def run_child(script: str, arguments: list[str]) -> dict:
-    """Runs ``script`` with ``arguments`` in a fresh interpreter and returns its JSON answer, or the reason it failed."""
+    """Runs ``script`` with ``arguments`` in a fresh interpreter: its JSON answer, or the reason it failed."""
     done = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True)
     if done.returncode != 0:
-        return {"skipped": f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'killed'}"}
+        return {
+            "skipped": (
+                f"failed (exit {done.returncode}): "
+                f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'killed'}"
+            )
+        }
     return json.loads(done.stdout)
 
 
@@ -102,10 +107,15 @@ def sweep(
                 previous = last.get((method, mode))
                 scale = (size / previous[size_key]) ** growth(method) if previous else 0.0
                 seconds = previous["seconds"] * scale * (repeats + 1) if previous else 0.0
-                peak = max(previous["peak_extra_mb"] * scale if previous else 0.0, (estimate_mb and estimate_mb(method, size, mode)) or 0.0)
+                peak = max(
+                    previous["peak_extra_mb"] * scale if previous else 0.0,
+                    (estimate_mb and estimate_mb(method, size, mode)) or 0.0,
+                )
                 reasons = []
                 if memory_budget_mb is not None and peak > memory_budget_mb:
-                    reasons.append(f"predicted peak {peak / 1024:.1f} GiB > memory budget {memory_budget_mb / 1024:.1f} GiB")
+                    reasons.append(
+                        f"predicted peak {peak / 1024:.1f} GiB > memory budget {memory_budget_mb / 1024:.1f} GiB"
+                    )
                 if seconds > budget:
                     reasons.append(f"predicted {seconds:.0f} s > budget {budget:.0f} s")
                 if reasons:
@@ -120,16 +130,36 @@ def sweep(
 
 
 def ratio_figure(name: str, ours: float, reference: float, target: float, unit: str = "s") -> dict:
-    """One target of the suite: ours, the reference measured in the same run, ``ours / reference`` and whether it is at most ``target``."""
+    """One target of the suite, against a reference measured in the same run.
+
+    Holds ours, the reference, ``ours / reference`` and whether that is at most ``target``.
+    """
     ratio = ours / reference
-    return {"figure": name, "ours": round(ours, 6), "reference": round(reference, 6), "unit": unit,
-            "ratio": round(ratio, 3), "target": f"<= {target:g}", "met": ratio <= target}
+    return {
+        "figure": name,
+        "ours": round(ours, 6),
+        "reference": round(reference, 6),
+        "unit": unit,
+        "ratio": round(ratio, 3),
+        "target": f"<= {target:g}",
+        "met": ratio <= target,
+    }
 
 
 def value_figure(name: str, value: float, target: float, unit: str) -> dict:
-    """One target of the suite that is a value of ours alone (a start-up time, a growth exponent): met when at most ``target``."""
-    return {"figure": name, "ours": round(value, 3), "reference": None, "unit": unit,
-            "ratio": None, "target": f"<= {target:g}", "met": value <= target}
+    """One target of the suite that is a value of ours alone: met when at most ``target``.
+
+    Such a value is a start-up time or a growth exponent.
+    """
+    return {
+        "figure": name,
+        "ours": round(value, 3),
+        "reference": None,
+        "unit": unit,
+        "ratio": None,
+        "target": f"<= {target:g}",
+        "met": value <= target,
+    }
 
 
 def machine() -> dict:

@@ -1,4 +1,4 @@
-"""Attention at kernel speed: our ``full`` scope against raw SDPA, our encoder block against ``nn.TransformerEncoderLayer``.
+"""Attention at kernel speed: our ``full`` scope vs raw SDPA, our encoder block vs ``nn.TransformerEncoderLayer``.
 
 Same tensors on both sides, at three shapes from the modalities (digits pixels, sentences, speech
 frames). The scope is timed against ``scaled_dot_product_attention`` with the same key-padding
@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
 from _harness import machine, ratio_figure  # noqa: E402
-from framework.attention import attend  # noqa: E402
-from framework.batch import VectorSet  # noqa: E402
+
+from framework.core.batch import VectorSet  # noqa: E402
+from framework.nn.attention import attend  # noqa: E402
 from plugins.models.attn import AttentionBlock  # noqa: E402
 
 SHAPES = {  # name: (batch, heads, length, head dim)
@@ -42,7 +42,9 @@ SCOPE_TARGET, BLOCK_TARGET = 1.05, 1.0
 FF_MULT, DROPOUT = 2, 0.1
 
 
-def paired_medians(ours: Callable[[], object], reference: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, float]:
+def paired_medians(
+    ours: Callable[[], object], reference: Callable[[], object], repeats: int, device: torch.device
+) -> tuple[float, float]:
     """Median seconds of ``ours`` and ``reference`` over ``repeats`` alternating calls, after two warm-up calls each."""
 
     def seconds(fn: Callable[[], object]) -> float:
@@ -68,7 +70,7 @@ def scope_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     B, H, N, d = shape
     q, k, v = (torch.randn(B, H, N, d, device=device, requires_grad=True) for _ in range(3))
     mask = torch.ones(B, N, dtype=torch.bool, device=device)
-    mask[::2, -N // 8:] = False  # every other set is shorter, as in a padded batch
+    mask[::2, -N // 8 :] = False  # every other set is shorter, as in a padded batch
     batch = VectorSet(x=q, mask=mask, y=mask)
 
     def ours() -> torch.Tensor:
@@ -80,7 +82,12 @@ def scope_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     rows = []
     with torch.no_grad():
         rows.append((f"full scope / SDPA, forward, {name}", *paired_medians(ours, sdpa, repeats, device)))
-    rows.append((f"full scope / SDPA, forward+backward, {name}", *paired_medians(backward_of(ours), backward_of(sdpa), repeats, device)))
+    rows.append(
+        (
+            f"full scope / SDPA, forward+backward, {name}",
+            *paired_medians(backward_of(ours), backward_of(sdpa), repeats, device),
+        )
+    )
     return [ratio_figure(label, mine, theirs, SCOPE_TARGET) for label, mine, theirs in rows]
 
 
@@ -94,7 +101,7 @@ def block_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     ).to(device)
     h = torch.randn(B, N, dim, device=device, requires_grad=True)
     mask = torch.ones(B, N, dtype=torch.bool, device=device)
-    mask[::2, -N // 8:] = False
+    mask[::2, -N // 8 :] = False
     batch = VectorSet(x=h, mask=mask, y=mask)
 
     def mine() -> torch.Tensor:
@@ -106,10 +113,16 @@ def block_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     rows = []
     ours.eval(), torch_layer.eval()
     with torch.no_grad():
-        rows.append((f"block / TransformerEncoderLayer, forward (eval), {name}", *paired_medians(mine, theirs, repeats, device)))
+        rows.append(
+            (f"block / TransformerEncoderLayer, forward (eval), {name}", *paired_medians(mine, theirs, repeats, device))
+        )
     ours.train(), torch_layer.train()
-    rows.append((f"block / TransformerEncoderLayer, forward+backward, {name}",
-                 *paired_medians(backward_of(mine), backward_of(theirs), repeats, device)))
+    rows.append(
+        (
+            f"block / TransformerEncoderLayer, forward+backward, {name}",
+            *paired_medians(backward_of(mine), backward_of(theirs), repeats, device),
+        )
+    )
     return [ratio_figure(label, a, b, BLOCK_TARGET) for label, a, b in rows]
 
 
@@ -129,8 +142,13 @@ def main() -> None:
         print(json.dumps(figures[-4:]), file=sys.stderr)
     report = {
         "benchmark": "attention_kernels",
-        "settings": {"repeats": args.repeats, "device": args.device, "ff_mult": FF_MULT, "dropout": DROPOUT,
-                     "shapes": {name: dict(zip(("batch", "heads", "length", "head_dim"), SHAPES[name])) for name in args.shapes}},
+        "settings": {
+            "repeats": args.repeats,
+            "device": args.device,
+            "ff_mult": FF_MULT,
+            "dropout": DROPOUT,
+            "shapes": {name: dict(zip(("batch", "heads", "length", "head_dim"), SHAPES[name])) for name in args.shapes},
+        },
         "machine": machine(),
         "figures": figures,
     }

@@ -42,7 +42,7 @@ class EpochClock(pl.Callback):
 
 
 class FirstStepClock(pl.Callback):
-    """Writes the wall-clock time at which the first training batch starts, and which heavy libraries were loaded by then."""
+    """Writes the wall-clock time the first training batch starts at, and which heavy libraries were loaded by then."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)

@@ -2,7 +2,7 @@
 
 Each method is timed as one attention layer, input projections included, on one random graph
 (``B = 1``) of N nodes with about ``--degree`` incoming edges per node: random directed pairs,
-then self-loops and repeats removed by ``framework.edges.normalize_edges`` (the contract of
+then self-loops and repeats removed by ``framework.nn.edges.normalize_edges`` (the contract of
 ``VectorSet.edge_index``). With ``width = heads * head_dim`` and node features ``x`` ``[N, width]``:
 
 * ``graph_scope``: ``nn.Linear(width, 3 * width)`` to q, k, v ``[1, heads, N, head_dim]``, then
@@ -55,9 +55,9 @@ def measure(method: str, nodes: int, mode: str, args: argparse.Namespace) -> dic
     import torch
     import torch.nn.functional as F
 
-    from framework.attention import attend
-    from framework.batch import VectorSet
-    from framework.edges import normalize_edges
+    from framework.core.batch import VectorSet
+    from framework.nn.attention import attend
+    from framework.nn.edges import normalize_edges
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,7 +109,7 @@ def measure(method: str, nodes: int, mode: str, args: argparse.Namespace) -> dic
 
 
 def dense_estimate_mb(method: str, nodes: int) -> float | None:
-    """Memory dense SDPA needs before it runs: the bool ``[N, N]`` mask and the float32 additive mask SDPA makes of it."""
+    """Memory dense SDPA needs before it runs: the bool ``[N, N]`` mask and the float32 additive mask made of it."""
     return nodes**2 * (1 + 4) / 2**20 if method == "dense_sdpa" else None
 
 
@@ -133,8 +133,17 @@ def child(method: str, nodes: int, mode: str, args: argparse.Namespace) -> dict:
 def forwarded(args: argparse.Namespace) -> list[str]:
     """The options a child needs, as command-line arguments."""
     return [
-        "--width", str(args.width), "--heads", str(args.heads), "--degree", str(args.degree),
-        "--repeats", str(args.repeats), "--device", args.device, *(["--threads", str(args.threads)] if args.threads else []),
+        "--width",
+        str(args.width),
+        "--heads",
+        str(args.heads),
+        "--degree",
+        str(args.degree),
+        "--repeats",
+        str(args.repeats),
+        "--device",
+        args.device,
+        *(["--threads", str(args.threads)] if args.threads else []),
     ]
 
 
@@ -147,9 +156,17 @@ def main() -> None:
     parser.add_argument("--degree", type=int, default=10, help="random incoming edges drawn per node")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=120.0, help="skip a setting predicted to take longer (s)")
-    parser.add_argument("--memory-budget", type=float, help="skip a setting predicted to peak higher (GiB; default: half the available memory)")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to measure (default: all)")
-    parser.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)")
+    parser.add_argument(
+        "--memory-budget",
+        type=float,
+        help="skip a setting predicted to peak higher (GiB; default: half the available memory)",
+    )
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to measure (default: all)"
+    )
+    parser.add_argument(
+        "--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="CPU threads of each measurement (default: torch's)")
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "NODES", "PASS"), help=argparse.SUPPRESS)
@@ -163,18 +180,31 @@ def main() -> None:
 
     memory_budget = args.memory_budget or default_memory_budget_gb(args.device)
     rows = sweep(
-        args.nodes, tuple(args.methods), tuple(args.passes), lambda method, nodes, mode: child(method, nodes, mode, args),
-        size_key="nodes", growth=lambda method: 2 if method == "dense_sdpa" else 1,  # the sparse ones grow with the edges
-        repeats=args.repeats, budget=args.budget, memory_budget_mb=memory_budget * 1024,
+        args.nodes,
+        tuple(args.methods),
+        tuple(args.passes),
+        lambda method, nodes, mode: child(method, nodes, mode, args),
+        size_key="nodes",
+        growth=lambda method: 2 if method == "dense_sdpa" else 1,  # the sparse ones grow with the edges
+        repeats=args.repeats,
+        budget=args.budget,
+        memory_budget_mb=memory_budget * 1024,
         estimate_mb=lambda method, nodes, mode: dense_estimate_mb(method, nodes),
     )
 
     def measured(method: str, mode: str, field: str) -> dict[int, float]:
         return {r["nodes"]: r[field] for r in rows if r["method"] == method and r["pass"] == mode and field in r}
 
-    ours, gat = measured("graph_scope", "forward_backward", "seconds"), measured("gat_conv", "forward_backward", "seconds")
+    ours, gat = (
+        measured("graph_scope", "forward_backward", "seconds"),
+        measured("gat_conv", "forward_backward", "seconds"),
+    )
     edges = {r["nodes"]: r["edges"] for r in rows if "edges" in r}
-    large = {edges[n]: peak for n, peak in measured("graph_scope", "forward_backward", "peak_extra_mb").items() if n >= 100_000}
+    large = {
+        edges[n]: peak
+        for n, peak in measured("graph_scope", "forward_backward", "peak_extra_mb").items()
+        if n >= 100_000
+    }
     memory_exponent = growth_exponent(large)
     report = {
         "benchmark": "graph_attention",
@@ -186,12 +216,17 @@ def main() -> None:
         "graph_scope_over_gat_conv_forward_backward": {n: round(ours[n] / gat[n], 2) for n in ours if n in gat},
         "graph_scope_peak_memory_exponent_in_edges_from_100k_nodes": memory_exponent,
         "figures": [
-            ratio_figure(f"graph scope / GATConv, forward+backward, {n:,} nodes", ours[n], gat[n], 1.2) for n in ours if n in gat
+            ratio_figure(f"graph scope / GATConv, forward+backward, {n:,} nodes", ours[n], gat[n], 1.2)
+            for n in ours
+            if n in gat
         ],
     }
     if memory_exponent is not None:
-        report["figures"].append(value_figure("graph scope peak memory growth exponent in edges, from 100k nodes",
-                                              memory_exponent, 1.1, "exponent"))
+        report["figures"].append(
+            value_figure(
+                "graph scope peak memory growth exponent in edges, from 100k nodes", memory_exponent, 1.1, "exponent"
+            )
+        )
     print(json.dumps(report, indent=2))
 
 

@@ -63,9 +63,9 @@ def reference_epochs(overrides: list[str], epochs: int, device: str) -> list[dic
     import torch.nn.functional as F
     from hydra import compose, initialize_config_dir
 
-    from framework.batch import IGNORE_INDEX
-    from framework.module import warmup_cosine
-    from framework.runner import assemble, build_parts
+    from framework.core.batch import IGNORE_INDEX
+    from framework.train.build import assemble, build_parts
+    from framework.train.module import warmup_cosine
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[*overrides, f"trainer.max_epochs={epochs}", "output_dir=unused"])
@@ -77,7 +77,11 @@ def reference_epochs(overrides: list[str], epochs: int, device: str) -> list[dic
     model = assemble(parts).to(device)
     train, val = modality.train_dataloader(), modality.val_dataloader()
     optimizer = parts.optimizer(model.parameters())
-    schedule = warmup_cosine(optimizer, epochs * len(train), parts.warmup_fraction) if parts.warmup_fraction is not None else None
+    schedule = (
+        warmup_cosine(optimizer, epochs * len(train), parts.warmup_fraction)
+        if parts.warmup_fraction is not None
+        else None
+    )
     clip = cfg.trainer.gradient_clip_val
 
     times = []
@@ -107,14 +111,21 @@ def reference_epochs(overrides: list[str], epochs: int, device: str) -> list[dic
     return times
 
 
-def framework_epochs(overrides: list[str], epochs: int, device: str, folder: Path, env: dict[str, str]) -> list[dict[str, float]]:
+def framework_epochs(
+    overrides: list[str], epochs: int, device: str, folder: Path, env: dict[str, str]
+) -> list[dict[str, float]]:
     """Runs ``run.py`` (default callbacks and logger, attention maps off) and returns its epoch clock."""
     clock = folder / "epochs.json"
     command = [
-        sys.executable, str(ROOT / "run.py"), *overrides, f"trainer.max_epochs={epochs}", f"trainer.accelerator={ACCELERATORS[device]}",
+        sys.executable,
+        str(ROOT / "run.py"),
+        *overrides,
+        f"trainer.max_epochs={epochs}",
+        f"trainer.accelerator={ACCELERATORS[device]}",
         f"hydra.run.dir={folder / 'run'}",
         "callbacks.attention_maps=null",  # drawn once after training, outside any epoch
-        "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock", f"+callbacks.epoch_clock.path={clock}",
+        "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock",
+        f"+callbacks.epoch_clock.path={clock}",
     ]
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -124,7 +135,12 @@ def framework_epochs(overrides: list[str], epochs: int, device: str, folder: Pat
 
 def reference_in_child(case: str, epochs: int, device: str, env: dict[str, str]) -> list[dict[str, float]]:
     """The hand-written loop in a fresh interpreter with the same environment as the framework run."""
-    done = subprocess.run([sys.executable, __file__, "--child", case, "--epochs", str(epochs), "--device", device], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", case, "--epochs", str(epochs), "--device", device],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"reference loop failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)
@@ -161,11 +177,24 @@ def main() -> None:
             reference = reference_in_child(name, epochs, args.device, env)
             framework = framework_epochs(list(case.overrides), epochs, args.device, Path(folder), env)
         ours, theirs = medians(framework), medians(reference)
-        results[name] = {"overrides": list(case.overrides), "epochs": epochs, "framework": ours, "reference": theirs,
-                         "framework_epochs": framework, "reference_epochs": reference}
+        results[name] = {
+            "overrides": list(case.overrides),
+            "epochs": epochs,
+            "framework": ours,
+            "reference": theirs,
+            "framework_epochs": framework,
+            "reference_epochs": reference,
+        }
         figures += [
-            ratio_figure(f"{name}: training loop per epoch, run.py / hand-written", ours["train_s"], theirs["train_s"], TARGET),
-            ratio_figure(f"{name}: whole epoch with validation, run.py / hand-written", ours["epoch_s"], theirs["epoch_s"], TARGET),
+            ratio_figure(
+                f"{name}: training loop per epoch, run.py / hand-written", ours["train_s"], theirs["train_s"], TARGET
+            ),
+            ratio_figure(
+                f"{name}: whole epoch with validation, run.py / hand-written",
+                ours["epoch_s"],
+                theirs["epoch_s"],
+                TARGET,
+            ),
         ]
         print(json.dumps(figures[-2:]), file=sys.stderr)
     report = {

@@ -35,7 +35,9 @@ def command_seconds(arguments: list[str], cwd: Path) -> float:
     started = time.time()
     done = subprocess.run([sys.executable, str(ROOT / "run.py"), *arguments], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"run.py {' '.join(arguments)} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"run.py {' '.join(arguments)} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}"
+        )
     return time.time() - started
 
 
@@ -44,8 +46,12 @@ def first_step(cwd: Path, attempt: int) -> dict:
     clock = cwd / f"first_step{attempt}.json"
     started = time.time()
     command_seconds(
-        [f"hydra.run.dir={cwd / f'run{attempt}'}", "+trainer.max_steps=1",
-         "+callbacks.first_step._target_=benchmarks.clock.FirstStepClock", f"+callbacks.first_step.path={clock}"],
+        [
+            f"hydra.run.dir={cwd / f'run{attempt}'}",
+            "+trainer.max_steps=1",
+            "+callbacks.first_step._target_=benchmarks.clock.FirstStepClock",
+            f"+callbacks.first_step.path={clock}",
+        ],
         cwd,
     )
     answer = json.loads(clock.read_text())
@@ -67,7 +73,11 @@ def main() -> None:
         steps = [first_step(cwd, attempt) for attempt in range(1, args.repeats + 1)]
         seconds["first_step"] = [step["seconds"] for step in steps]
     medians = {name: statistics.median(values) for name, values in seconds.items()}
-    labels = {"help": "python run.py --help", "list": "python run.py --list", "first_step": "command to first training step (default image run)"}
+    labels = {
+        "help": "python run.py --help",
+        "list": "python run.py --list",
+        "first_step": "command to first training step (default image run)",
+    }
     report = {
         "benchmark": "startup",
         "settings": {"repeats": args.repeats},

@@ -2,10 +2,10 @@
 
 Runs each benchmark script in turn (in its own process, one at a time, so that they never share
 the cores) with settings that keep the suite under ten minutes on two CPU cores, prints one JSON
-document, and with ``--readme`` rewrites the table between the markers of README.md for that device
+document, and with ``--docs`` rewrites the table between the markers of docs/performance.md for that device
 (``benchmarks:cpu:start``/``benchmarks:cpu:end``, and ``cuda``), so CPU and GPU tables live side by side.
 
-    python benchmarks/suite.py --out benchmarks/results/cpu.json --readme
+    python benchmarks/suite.py --out benchmarks/results/cpu.json --docs
     python benchmarks/suite.py --only overhead attention_kernels
 """
 
@@ -18,19 +18,18 @@ import platform
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parent / "README.md"
+PAGE = HERE.parent / "docs" / "performance.md"
 
 SUITE = {  # script: arguments that fit the suite's time
-    "startup": [],
-    "overhead": [],
-    "attention_kernels": ["--repeats", "15"],
-    "window_attention": ["--lengths", "4096", "16384", "65536", "--methods", "window", "band_sdpa",
-                         "--passes", "forward_backward", "--repeats", "2"],
-    "graph_attention": ["--nodes", "10000", "100000", "--methods", "graph_scope", "gat_conv",
-                        "--passes", "forward_backward"],
+    "startup": "",
+    "overhead": "",
+    "attention_kernels": "--repeats 15",
+    "window_attention": "--lengths 4096 16384 65536 --methods window band_sdpa --passes forward_backward --repeats 2",
+    "graph_attention": "--nodes 10000 100000 --methods graph_scope gat_conv --passes forward_backward",
 }
 
 
@@ -39,10 +38,12 @@ ON_DEVICE = {"overhead", "attention_kernels", "window_attention", "graph_attenti
 
 
 def run_benchmark(name: str, arguments: list[str], device: str) -> dict:
-    """Runs ``benchmarks/<name>.py`` on ``device`` and returns its JSON report with its wall time, or the reason it failed."""
+    """Runs ``benchmarks/<name>.py`` on ``device``: its JSON report with its wall time, or the reason it failed."""
     started = time.perf_counter()
     on_device = ["--device", device] if name in ON_DEVICE else []
-    done = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *arguments, *on_device], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(HERE / f"{name}.py"), *arguments, *on_device], capture_output=True, text=True
+    )
     seconds = round(time.perf_counter() - started, 1)
     if done.returncode != 0:
         return {"benchmark": name, "error": done.stderr.strip()[-2000:] or f"exit {done.returncode}", "wall_s": seconds}
@@ -50,9 +51,9 @@ def run_benchmark(name: str, arguments: list[str], device: str) -> dict:
 
 
 def markdown(reports: list[dict], device: str) -> str:
-    """The README table: one row per target."""
+    """The performance page's table: one row per target, dated today."""
     lines = [
-        f"Measured by `python benchmarks/suite.py` on {device}.",
+        f"Measured {date.today().isoformat()} by `python benchmarks/suite.py` on {device}.",
         "",
         "| benchmark | figure | ours | reference | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
@@ -64,19 +65,21 @@ def markdown(reports: list[dict], device: str) -> str:
             unit = "" if figure["unit"] == "exponent" else f" {figure['unit']}"
             reference = "—" if figure["reference"] is None else f"{figure['reference']:.4g}{unit}"
             ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.3g}×"
-            lines.append(f"| {report['benchmark']} | {figure['figure']} | {figure['ours']:.4g}{unit} | {reference} | {ratio} "
-                         f"| {figure['target'].replace('<=', '≤')} | {'yes' if figure['met'] else '**no**'} |")
+            lines.append(
+                f"| {report['benchmark']} | {figure['figure']} | {figure['ours']:.4g}{unit} | {reference} | {ratio} "
+                f"| {figure['target'].replace('<=', '≤')} | {'yes' if figure['met'] else '**no**'} |"
+            )
     return "\n".join(lines)
 
 
-def write_readme_table(table: str, device: str) -> None:
-    """Replaces the text between the ``device``'s markers in README.md with ``table``."""
+def write_docs_table(table: str, device: str) -> None:
+    """Replaces the text between the ``device``'s markers in docs/performance.md with ``table``."""
     start, end = f"<!-- benchmarks:{device}:start -->", f"<!-- benchmarks:{device}:end -->"
-    text = README.read_text()
+    text = PAGE.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"README.md has no {start} ... {end} markers to write the table between")
+        raise SystemExit(f"docs/performance.md has no {start} ... {end} markers to write the table between")
     head, rest = text.split(start, 1)
-    README.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+    PAGE.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
 
 
 def main() -> None:
@@ -85,14 +88,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(SUITE), default=list(SUITE))
     parser.add_argument("--device", default="cpu", help="cpu or cuda: where the models and kernels run")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's benchmark table")
-    parser.add_argument("--machine-name", default=f"{platform.machine()}, {os.cpu_count()} CPU cores",
-                        help="how the README names the machine (e.g. 'the 2-core CI machine', 'one NVIDIA H100')")
+    parser.add_argument("--docs", action="store_true", help="rewrite the benchmark table of docs/performance.md")
+    parser.add_argument(
+        "--machine-name",
+        default=f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        help="how the table names the machine (e.g. 'the 2-core CI machine', 'one NVIDIA H100')",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     reports = []
     for name in args.only:
-        reports.append(run_benchmark(name, SUITE[name], args.device))
+        reports.append(run_benchmark(name, SUITE[name].split(), args.device))
         print(f"{name}: {reports[-1]['wall_s']} s", file=sys.stderr)
     figures = [figure for report in reports for figure in report.get("figures", [])]
     suite = {
@@ -107,8 +113,8 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
-    if args.readme:
-        write_readme_table(markdown(reports, f"{args.machine_name} ({args.device})"), args.device)
+    if args.docs:
+        write_docs_table(markdown(reports, f"{args.machine_name} ({args.device})"), args.device)
 
 
 if __name__ == "__main__":

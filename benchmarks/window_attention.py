@@ -32,8 +32,8 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
     import torch
     import torch.nn.functional as F
 
-    from framework.attention import attend
-    from framework.batch import VectorSet
+    from framework.core.batch import VectorSet
+    from framework.nn.attention import attend
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -65,8 +65,18 @@ def child(method: str, length: int, mode: str, args: argparse.Namespace) -> dict
 
 def forwarded(args: argparse.Namespace) -> list[str]:
     return [
-        "--batch", str(args.batch), "--heads", str(args.heads), "--head-dim", str(args.head_dim),
-        "--window", str(args.window), "--repeats", str(args.repeats), "--device", args.device,
+        "--batch",
+        str(args.batch),
+        "--heads",
+        str(args.heads),
+        "--head-dim",
+        str(args.head_dim),
+        "--window",
+        str(args.window),
+        "--repeats",
+        str(args.repeats),
+        "--device",
+        args.device,
     ]
 
 
@@ -75,13 +85,21 @@ TARGET_LENGTH = 16_384
 
 
 def figures(window: dict[int, float], band: dict[int, float], exponent: float | None) -> list[dict]:
-    """The suite's targets that this run measured: window / band SDPA at 16k (<= 1/15), and the window's growth exponent."""
+    """The suite's targets this run measured: window / band SDPA at 16k (<= 1/15), and the window's growth exponent."""
     found = []
     if TARGET_LENGTH in window and TARGET_LENGTH in band:
-        found.append(ratio_figure(f"window scope / SDPA with dense band mask, forward+backward, N={TARGET_LENGTH:,}",
-                                  window[TARGET_LENGTH], band[TARGET_LENGTH], 1 / 15))
+        found.append(
+            ratio_figure(
+                f"window scope / SDPA with dense band mask, forward+backward, N={TARGET_LENGTH:,}",
+                window[TARGET_LENGTH],
+                band[TARGET_LENGTH],
+                1 / 15,
+            )
+        )
     if exponent is not None:
-        found.append(value_figure("window scope time growth exponent in N, from 4k to the longest", exponent, 1.1, "exponent"))
+        found.append(
+            value_figure("window scope time growth exponent in N, from 4k to the longest", exponent, 1.1, "exponent")
+        )
     return found
 
 
@@ -94,8 +112,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=120.0, help="skip a setting predicted to take longer (s)")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to measure (default: all)")
-    parser.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)")
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to measure (default: all)"
+    )
+    parser.add_argument(
+        "--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "LENGTH", "PASS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -105,13 +127,20 @@ def main() -> None:
         return
 
     rows = sweep(
-        args.lengths, tuple(args.methods), tuple(args.passes), lambda method, length, mode: child(method, length, mode, args),
-        size_key="length", growth=lambda method: 1 if method == "window" else 2,  # the dense methods grow quadratically
-        repeats=args.repeats, budget=args.budget,
+        args.lengths,
+        tuple(args.methods),
+        tuple(args.passes),
+        lambda method, length, mode: child(method, length, mode, args),
+        size_key="length",
+        growth=lambda method: 1 if method == "window" else 2,  # the dense methods grow quadratically
+        repeats=args.repeats,
+        budget=args.budget,
     )
 
     def seconds(method: str, mode: str) -> dict[int, float]:
-        return {r["length"]: r["seconds"] for r in rows if r["method"] == method and r["pass"] == mode and "seconds" in r}
+        return {
+            r["length"]: r["seconds"] for r in rows if r["method"] == method and r["pass"] == mode and "seconds" in r
+        }
 
     window, band = seconds("window", "forward_backward"), seconds("band_sdpa", "forward_backward")
     ratios = {n: round(band[n] / window[n], 2) for n in window if n in band}

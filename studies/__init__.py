@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from framework.report import Row, mean_sd
+from framework import Row, mean_sd
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a study's numbers support its claim (``None``: an arm is missing, nothing to say) and why, with the numbers."""
+    """Whether a study's numbers support its claim (``None``: an arm is missing) and why, with the numbers."""
 
     supported: bool | None
     reason: str
@@ -51,4 +51,3 @@ def missing(rows: list[Row], names: list[str]) -> Verdict | None:
     """An inconclusive verdict naming the arms that have no finished run, or None when all are there."""
     absent = [name for name in names if arm(rows, name) is None]
     return Verdict(None, f"no finished runs for {', '.join(absent)}; nothing to conclude") if absent else None
-

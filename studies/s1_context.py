@@ -1,8 +1,8 @@
-"""S1: context matters for tagging — wider windows help on ambiguous words, and whole-sentence models do at least as well."""
+"""S1: context matters for tagging — wider windows help on ambiguous words; whole sentences do at least as well."""
 
 from __future__ import annotations
 
-from framework.report import Row
+from framework import Row
 from studies import Verdict, accuracy, arm, describe, missing
 
 METRIC = "acc_ambiguous"
@@ -12,7 +12,7 @@ TIE = 0.005
 
 
 def verdict(rows: list[Row]) -> Verdict:
-    """Supported when ±3 beats ±1 on ambiguous words and the better whole-sentence model is not below the best window."""
+    """Supported when ±3 beats ±1 on ambiguous words and the best whole-sentence model is not below the best window."""
     names = ["window_1", "window_3", "window_5", "attn", "rnn"]
     if (absent := missing(rows, names)) is not None:
         return absent
@@ -30,7 +30,8 @@ def verdict(rows: list[Row]) -> Verdict:
     numbers = ", ".join(f"{name} {describe(row[name], METRIC)}" for name in names)
     reason = (
         f"accuracy on ambiguous words: {numbers}. Widening the window from ±1 to ±3 "
-        f"{'helps' if wider_helps else 'does not help beyond noise'}; the better whole-sentence model ({best_sentence}) is "
+        f"{'helps' if wider_helps else 'does not help beyond noise'}; "
+        f"the better whole-sentence model ({best_sentence}) is "
         f"{'at least as good as' if sentence_holds else 'below'} the best window ({best_window})."
     )
     return Verdict(wider_helps and sentence_holds, reason)

@@ -1,8 +1,8 @@
-"""S2: attention is order-blind without positions — shuffling permutes the output, and positions are needed where order matters."""
+"""S2: attention is order-blind without positions — shuffling permutes the output; positions matter where order does."""
 
 from __future__ import annotations
 
-from framework.report import Row
+from framework import Row
 from studies import Verdict, accuracy, arm, describe, missing
 
 ARMS = [f"{modality}_{kind}" for modality in ("text", "image") for kind in ("none", "sinusoidal", "learned")]
@@ -13,12 +13,14 @@ GAP = 0.05
 
 
 def verdict(rows: list[Row]) -> Verdict:
-    """Supported when every run without positions was equivariant, every run with them was not, and positions help on text."""
+    """Supported when every run without positions was equivariant, none with them was, and positions help on text."""
     if (absent := missing(rows, ARMS)) is not None:
         return absent
     row = {name: arm(rows, name) for name in ARMS}
     blind = all(_equivariant(row[f"{m}_none"]) == [True] for m in ("text", "image"))
-    ordered = all(_equivariant(row[f"{m}_{k}"]) == [False] for m in ("text", "image") for k in ("sinusoidal", "learned"))
+    ordered = all(
+        _equivariant(row[f"{m}_{k}"]) == [False] for m in ("text", "image") for k in ("sinusoidal", "learned")
+    )
     scores = {name: accuracy(row[name], METRIC[name.split("_")[0]])[0] for name in ARMS}
     text_gain = max(scores["text_sinusoidal"], scores["text_learned"]) - scores["text_none"]
     parts = [f"{name} {describe(row[name], METRIC[name.split('_')[0]])}" for name in ARMS]

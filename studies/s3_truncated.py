@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from framework.report import Row
+from framework import Row
 from studies import Verdict, accuracy, arm, describe, missing
 
 WINDOWS = ["window_16", "window_64", "window_256"]
@@ -13,7 +13,7 @@ TOLERANCE = 0.01
 
 
 def verdict(rows: list[Row]) -> Verdict:
-    """Supported when the best window is within ``TOLERANCE`` of full attention and grows more slowly in time and memory."""
+    """Supported when the best window is within ``TOLERANCE`` of full attention and grows slower in time and memory."""
     if (absent := missing(rows, ["full", *WINDOWS])) is not None:
         return absent
     full = arm(rows, "full")
@@ -26,10 +26,14 @@ def verdict(rows: list[Row]) -> Verdict:
     slower = {name: _exponent(curve, "step_s") for name, curve in growth.items()}
     heavier = {name: _exponent(curve, "peak_extra_mb") for name, curve in growth.items()}
     cheaper = all(slower[name] < slower["full"] and heavier[name] < heavier["full"] for name in WINDOWS)
-    costs = "; ".join(f"{name}: time ∝ N^{slower[name]:.2f}, memory ∝ N^{heavier[name]:.2f} "
-                      f"(up to {growth[name][-1]['length']} frames)" for name in growth)
+    costs = "; ".join(
+        f"{name}: time ∝ N^{slower[name]:.2f}, memory ∝ N^{heavier[name]:.2f} "
+        f"(up to {growth[name][-1]['length']} frames)"
+        for name in growth
+    )
     reason = (
-        f"frame accuracy: full {describe(full)}, " + ", ".join(f"{n} {describe(arm(rows, n))}" for n in WINDOWS)
+        f"frame accuracy: full {describe(full)}, "
+        + ", ".join(f"{n} {describe(arm(rows, n))}" for n in WINDOWS)
         + f"; the best window ({best.variant.rsplit('/', 1)[-1]}) is {'within' if close else 'not within'} "
         f"{TOLERANCE} (or 2 sd) of full attention. Training-step cost as the sequence grows: {costs}."
     )
@@ -39,6 +43,12 @@ def verdict(rows: list[Row]) -> Verdict:
 def _exponent(curve: list[dict], key: str) -> float:
     """The growth exponent of ``key`` between the first and last measured lengths (log-log slope)."""
     first, last = curve[0], curve[-1]
-    if last["length"] == first["length"] or not first.get(key) or not last.get(key) or first[key] <= 0 or last[key] <= 0:
+    if (
+        last["length"] == first["length"]
+        or not first.get(key)
+        or not last.get(key)
+        or first[key] <= 0
+        or last[key] <= 0
+    ):
         return float("nan")
     return math.log(last[key] / first[key]) / math.log(last["length"] / first["length"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.report import Row
+from framework import Row
 from studies import Verdict, accuracy, arm, arm_name, describe, missing
 
 MATCH = 0.02
@@ -12,7 +12,7 @@ GAP = 0.10
 
 
 def verdict(rows: list[Row]) -> Verdict:
-    """Supported when attention over edges is within ``MATCH`` (or 2 sd) of the best GNN and full attention is ``GAP`` below."""
+    """Supported when edge attention is within ``MATCH`` (or 2 sd) of the best GNN, and full attention ``GAP`` below."""
     if (absent := missing(rows, ["attn_edges", "attn_full", "gcn", "gat"])) is not None:
         return absent
     edges, full = arm(rows, "attn_edges"), arm(rows, "attn_full")
@@ -29,4 +29,3 @@ def verdict(rows: list[Row]) -> Verdict:
         f"({'far behind' if behind else 'not far behind'}, threshold {GAP})."
     )
     return Verdict(matches and behind, reason)
-

@@ -1,8 +1,8 @@
-"""S6: RNNs don't parallelise — as sequences grow, self-attention trains through more elements per second than a bi-LSTM."""
+"""S6: RNNs don't parallelise — as sequences grow, self-attention trains on more elements per second than a bi-LSTM."""
 
 from __future__ import annotations
 
-from framework.report import Row
+from framework import Row
 from studies import Verdict, arm, describe, missing
 
 
@@ -19,9 +19,13 @@ def verdict(rows: list[Row]) -> Verdict:
         if not shared:
             return Verdict(None, f"no common step timings (checks.scaling) on {modality}")
         longest = shared[-1]
-        speed = {name: next(p["elements_per_s"] for p in curve if p["length"] == longest)
-                 for name, curve in (("rnn", rnn_curve), ("attn", attn_curve))}
+        speed = {
+            name: next(p["elements_per_s"] for p in curve if p["length"] == longest)
+            for name, curve in (("rnn", rnn_curve), ("attn", attn_curve))
+        }
         faster &= speed["attn"] > speed["rnn"]
-        findings.append(f"{modality}: accuracy rnn {describe(rnn)}, attn {describe(attn)}; training elements/s at "
-                        f"{longest}: rnn {speed['rnn']:,.0f}, attn {speed['attn']:,.0f} ({speed['attn'] / speed['rnn']:.1f}×)")
+        findings.append(
+            f"{modality}: accuracy rnn {describe(rnn)}, attn {describe(attn)}; training elements/s at "
+            f"{longest}: rnn {speed['rnn']:,.0f}, attn {speed['attn']:,.0f} ({speed['attn'] / speed['rnn']:.1f}×)"
+        )
     return Verdict(faster, "; ".join(findings) + ".")

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 DATA_DIR = Path(os.environ.setdefault("ARENA_DATA_DIR", str(ROOT.parent / "shared" / "data"))).resolve()
 if not (DATA_DIR / "README.md").is_file():
-    pytest.exit(f"ARENA_DATA_DIR={DATA_DIR} holds no offline datasets; point it at the shared data folder", returncode=4)
+    pytest.exit(
+        f"ARENA_DATA_DIR={DATA_DIR} holds no offline datasets; point it at the shared data folder", returncode=4
+    )
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
@@ -66,7 +68,11 @@ def cli(tmp_path: Path, shared_cache: Path):
         env = {**os.environ, "ARENA_CACHE_DIR": str(shared_cache)}
         return subprocess.run(
             [sys.executable, str(ROOT / "run.py"), *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     return run

@@ -7,11 +7,17 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from framework.attention import MultiHeadSelfAttention, scope_needs_edges
-from framework.batch import VectorSet
-from framework.encoder import Encoder
-from framework.errors import one_of, require
-from framework.spec import Layout, ModalitySpec, ModelRequirement
+from framework import (
+    Encoder,
+    Layout,
+    ModalitySpec,
+    ModelRequirement,
+    MultiHeadSelfAttention,
+    VectorSet,
+    one_of,
+    require,
+    scope_needs_edges,
+)
 
 
 class AttentionBlock(nn.Module):
@@ -45,7 +51,7 @@ class AttentionEncoder(Encoder):
         ff_mult: feed-forward hidden width as a multiple of ``dim``.
         dropout: dropout on the residual branches and inside the feed-forward block.
         attention_dropout: dropout on the attention weights.
-        scope: which elements each element attends to (``full``, ``window``, ``graph``; see ``framework.attention``).
+        scope: which elements each element attends to (``full``, ``window``, ``graph``; see ``framework.attend``).
         window: with ``scope=window``, each element attends to the elements within ``±window``.
         pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token (``full`` scope only:
             the token has no position and no edges, so only full attention reaches every element).
@@ -55,22 +61,43 @@ class AttentionEncoder(Encoder):
     width_key = "dim"
 
     def __init__(
-        self, spec: ModalitySpec, dim: int, layers: int, heads: int, ff_mult: int, dropout: float,
-        attention_dropout: float, scope: str, window: int, pool: str,
+        self,
+        spec: ModalitySpec,
+        dim: int,
+        layers: int,
+        heads: int,
+        ff_mult: int,
+        dropout: float,
+        attention_dropout: float,
+        scope: str,
+        window: int,
+        pool: str,
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")
         divisors = [h for h in range(1, dim + 1) if dim % h == 0]
-        require(heads in divisors, "heads", heads, f"must divide dim={dim}; allowed values are {', '.join(map(str, divisors))}")
+        require(
+            heads in divisors,
+            "heads",
+            heads,
+            f"must divide dim={dim}; allowed values are {', '.join(map(str, divisors))}",
+        )
         require(ff_mult > 0, "ff_mult", ff_mult, "must be a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         require(0 <= attention_dropout < 1, "attention_dropout", attention_dropout, "must be in [0, 1)")
         require(window >= 1, "window", window, "must be 1 or more (elements on each side)")
         one_of("pool", pool, ("mean", "cls"))
-        require(pool == "mean" or scope == "full", "pool", pool, f"cls needs scope=full (the token reaches no element under scope={scope}); use pool=mean")
+        require(
+            pool == "mean" or scope == "full",
+            "pool",
+            pool,
+            f"cls needs scope=full (the token reaches no element under scope={scope}); use pool=mean",
+        )
         super().__init__(spec, dim)
         self.pool = pool
-        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ff_mult, dropout, attention_dropout, scope, window) for _ in range(layers))
+        self.blocks = nn.ModuleList(
+            AttentionBlock(dim, heads, ff_mult, dropout, attention_dropout, scope, window) for _ in range(layers)
+        )
         self.norm = nn.LayerNorm(dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
 
@@ -88,7 +115,5 @@ class AttentionEncoder(Encoder):
             return super().forward_set(h, batch)
         # The class token joins the set as one more real element; it has no position and no edges.
         B = h.shape[0]
-        with_cls = VectorSet(
-            x=batch.x, y=batch.y, mask=torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1)
-        )
+        with_cls = VectorSet(x=batch.x, y=batch.y, mask=torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1))
         return self(torch.cat([self.cls.expand(B, -1, -1), h], dim=1), with_cls)[:, 0]

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from framework.batch import VectorSet
-from framework.encoder import Encoder
-from framework.errors import require
-from framework.spec import Layout, ModalitySpec, ModelRequirement
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, require
 
 
 class ConvBlock(nn.Module):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
-from framework.batch import VectorSet
-from framework.encoder import Encoder
-from framework.errors import one_of, require
-from framework.spec import Layout, ModalitySpec, ModelRequirement
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
 
 CONVS = ("gcn", "gat", "sage")
 NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
@@ -57,7 +54,15 @@ class GraphEncoder(Encoder):
     width_key = "dim"
 
     def __init__(
-        self, spec: ModalitySpec, dim: int, layers: int, conv: str, heads: int, dropout: float, norm: str, residual: bool
+        self,
+        spec: ModalitySpec,
+        dim: int,
+        layers: int,
+        conv: str,
+        heads: int,
+        dropout: float,
+        norm: str,
+        residual: bool,
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")

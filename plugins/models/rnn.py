@@ -5,10 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from framework.batch import VectorSet
-from framework.encoder import Encoder
-from framework.errors import one_of, require
-from framework.spec import Layout, ModalitySpec, ModelRequirement
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -41,7 +38,11 @@ class RecurrentEncoder(Encoder):
         super().__init__(spec, dim)
         hidden = dim // 2 if bidirectional else dim
         self.rnn = CELLS[cell](
-            dim, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True,
+            dim,
+            hidden,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            batch_first=True,
             dropout=dropout if layers > 1 else 0.0,
         )
         self.norm = nn.LayerNorm(dim)

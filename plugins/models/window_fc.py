@@ -5,10 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framework.batch import VectorSet
-from framework.encoder import Encoder
-from framework.errors import require
-from framework.spec import Layout, ModalitySpec, ModelRequirement
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, require
 
 
 class WindowFCEncoder(Encoder):

@@ -8,15 +8,22 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from framework.attention_maps import AttentionRows
-from framework.figures import new_figure
-from framework.batch import IGNORE_INDEX, VectorSet
-from framework.config_checks import check_options
-from framework.edges import normalize_edges
-from framework.errors import DataError, one_of, require
-from framework.modality import Modality
-from framework.spec import Layout, ModalitySpec, Target
+from framework import (
+    IGNORE_INDEX,
+    AttentionRows,
+    DataError,
+    Layout,
+    Modality,
+    ModalitySpec,
+    Target,
+    VectorSet,
+    check_options,
+    normalize_edges,
+    one_of,
+    require,
+)
 from plugins.modalities.graph import planetoid
+from plugins.modalities.graph.draw import attention_figure
 from plugins.modalities.graph.sbm import generate as generate_sbm
 
 if TYPE_CHECKING:
@@ -57,7 +64,10 @@ class NodeFeatureEncoder(nn.Module):
 
 
 def first_of_each_class(labels: Tensor) -> Tensor:
-    """The labelled nodes (``labels`` ``[N]``, ``IGNORE_INDEX`` = none) in turns over the classes, by index within each class."""
+    """The labelled nodes (``labels`` ``[N]``, ``IGNORE_INDEX`` = none) in turns over the classes.
+
+    Within each class they come by index.
+    """
     labelled = (labels != IGNORE_INDEX).nonzero().flatten()
     classes = labels[labelled]
     by_class = torch.argsort(classes, stable=True)
@@ -70,7 +80,9 @@ def checked(x: Tensor, y: Tensor, edge_index: Tensor, masks: dict[str, Tensor], 
     """Validates a graph read from ``source`` and returns its edges without self-loops or repeats."""
     nodes = len(x)
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= nodes):
-        raise DataError(f"{source}: edge indices must lie in [0, {nodes}), found [{int(edge_index.min())}, {int(edge_index.max())}]")
+        raise DataError(
+            f"{source}: edge indices must lie in [0, {nodes}), found [{int(edge_index.min())}, {int(edge_index.max())}]"
+        )
     for split, mask in masks.items():
         if not bool(mask.any()):
             raise DataError(f"{source}: the {split} split has no node; the split masks are wrong")
@@ -90,7 +102,7 @@ class GraphModality(Modality):
             ``features``, ``signal``, ``train_per_class``, ``val_fraction``.
         data_seed: fixes the generated graph, independently of the training seed.
         attention_scope: the scope attending models use on graphs (``graph`` or ``full``).
-        **loader: see :class:`~framework.modality.Modality` (the batch is always the one graph).
+        **loader: see :class:`~framework.Modality` (the batch is always the one graph).
     """
 
     def __init__(
@@ -109,7 +121,12 @@ class GraphModality(Modality):
         require(0 <= input_dropout < 1, "input_dropout", input_dropout, "must be in [0, 1)")
         check_options(generate_sbm, sbm, "sbm", supplied=["seed"])  # the generator's keys, each of its annotated type
         require(sbm["blocks"] >= 2, "sbm.blocks", sbm["blocks"], "must be 2 or more")
-        require(sbm["block_size"] > sbm["train_per_class"] > 0, "sbm.train_per_class", sbm["train_per_class"], f"must be in [1, block_size={sbm['block_size']})")
+        require(
+            sbm["block_size"] > sbm["train_per_class"] > 0,
+            "sbm.train_per_class",
+            sbm["train_per_class"],
+            f"must be in [1, block_size={sbm['block_size']})",
+        )
         for key in ("p_in", "p_out"):
             require(0 <= sbm[key] <= 1, f"sbm.{key}", sbm[key], "is a probability: must be in [0, 1]")
         require(sbm["features"] > 0, "sbm.features", sbm["features"], "must be a positive integer")
@@ -146,7 +163,10 @@ class GraphModality(Modality):
         if self.dataset == "sbm":
             data, source = generate_sbm(**self.sbm_settings, seed=self.data_seed), "generated sbm graph"
         else:
-            data, source = planetoid.load(self.dataset, self.data_dir, self.cache_dir), f"{planetoid.NAMES[self.dataset]} in {self.data_dir / 'planetoid'}"
+            data, source = (
+                planetoid.load(self.dataset, self.data_dir, self.cache_dir),
+                f"{planetoid.NAMES[self.dataset]} in {self.data_dir / 'planetoid'}",
+            )
         masks = {"train": data.train_mask, "val": data.val_mask, "test": data.test_mask}
         edge_index = checked(data.x, data.y, data.edge_index, masks, source)
         x = data.x.float()
@@ -158,7 +178,9 @@ class GraphModality(Modality):
     def input_encoder(self, dim: int) -> nn.Module:
         return NodeFeatureEncoder(self.num_features, dim, self.input_dropout)
 
-    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+    def draw_attention(
+        self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int
+    ) -> Figure:
         """For ``queries`` labelled nodes of the split, a bar per weight on the node itself and on each neighbour.
 
         The nodes are taken from each class in turn, so several classes show. Bars run highest first
@@ -167,21 +189,4 @@ class GraphModality(Modality):
         scope, less under ``full``).
         """
         nodes = first_of_each_class(example.y[0])[:queries]
-        source, target = example.edge_index
-        neighbourhoods = [torch.cat([node[None], source[target == node]]) for node in nodes]
-        bars = min(max_elements, max(len(keys) for keys in neighbourhoods))
-        figure = new_figure(3.4 * len(nodes), min(2.2 + 0.22 * bars, 16))
-        panels = figure.subplots(1, len(nodes), squeeze=False)[0]
-        for ax, node, keys, row in zip(panels, nodes.tolist(), neighbourhoods, rows(nodes)):
-            shown = keys[row[keys].argsort(descending=True)][:max_elements].tolist()
-            ax.barh(range(len(shown)), row[shown].numpy(), color=[f"C{int(self.classes[k]) % 10}" for k in shown])
-            names = [f"{'itself ' if k == node else ''}{k} ({int(self.classes[k])})" for k in shown]
-            ax.set_yticks(range(len(shown)), names, fontsize=7)
-            ax.invert_yaxis()
-            ax.set_xlabel("attention weight")
-            ax.set_title(
-                f"node {node} (class {int(self.classes[node])}), {len(keys) - 1} neighbours:\n"
-                f"{float(row[keys].sum()):.0%} of its weight", fontsize=8,
-            )
-        figure.suptitle(title, fontsize=9)
-        return figure
+        return attention_figure(nodes, example.edge_index, self.classes, rows, title, max_elements)

@@ -12,8 +12,7 @@ import torch_geometric
 from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
 
-from framework.download import fetch
-from framework.errors import DataError
+from framework import DataError, fetch
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,10 @@ SHA256 = {
 
 
 SHAPES = {"cora": (2708, 1433, 7), "citeseer": (3327, 3703, 6), "pubmed": (19717, 500, 3)}
-"""Nodes, features per node and classes of each graph; its public split labels 20 nodes per class, 500 validate, 1,000 test."""
+"""Nodes, features per node and classes of each graph.
+
+The public split labels 20 nodes per class; 500 nodes validate, 1,000 test.
+"""
 
 
 class _CachedPlanetoid(Planetoid):
@@ -74,7 +76,10 @@ class _CachedPlanetoid(Planetoid):
 
 
 def raw_file(name: str, part: str, data_dir: Path) -> Path:
-    """One raw file (``part`` of :data:`PARTS`) of ``name`` under ``data_dir/planetoid/<Name>/raw``, downloaded if absent, verified."""
+    """One raw file (``part`` of :data:`PARTS`) of ``name``, downloaded if absent, verified.
+
+    It lives under ``data_dir/planetoid/<Name>/raw``.
+    """
     path = data_dir / "planetoid" / NAMES[name] / "raw" / f"ind.{name}.{part}"
     return fetch(path, [f"{URL}/{path.name}"], f"sha256:{SHA256[name][part]}")
 
@@ -85,7 +90,7 @@ def raw_files(name: str, data_dir: Path) -> list[Path]:
 
 
 def processed_dir(name: str, cache_dir: Path) -> Path:
-    """Where PyG's processed file of ``name`` goes: named by the raw files' checksums and PyG's version, which make it."""
+    """Where PyG's processed file of ``name`` goes, named by what makes it: the raw files' checksums, PyG's version."""
     made_by = json.dumps({"raw": SHA256[name], "torch_geometric": torch_geometric.__version__}, sort_keys=True)
     return cache_dir / "planetoid" / NAMES[name] / f"processed-{hashlib.sha256(made_by.encode()).hexdigest()[:16]}"
 
@@ -101,21 +106,36 @@ def load(name: str, data_dir: Path, cache_dir: Path) -> Data:
     try:
         return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
     except Exception as error:  # noqa: BLE001 - any failure here is the cache's: rebuild it
-        log.warning("processed %s graph in %s is unusable (%s: %s); rebuilding it", NAMES[name], folder, type(error).__name__, error)
+        log.warning(
+            "processed %s graph in %s is unusable (%s: %s); rebuilding it",
+            NAMES[name],
+            folder,
+            type(error).__name__,
+            error,
+        )
         shutil.rmtree(folder, ignore_errors=True)
         if folder.is_symlink() or folder.is_file():
             folder.unlink()
     try:
         return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
     except Exception as error:  # noqa: BLE001 - surface any parse failure as a data error naming the folder
-        raise DataError(f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'} into {folder}: {error}") from None
+        raise DataError(
+            f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'} into {folder}: {error}"
+        ) from None
 
 
 def _checked(name: str, data: Data) -> Data:
     """``data`` if it is the graph ``name``: its node, feature, class and split sizes; ValueError otherwise."""
     nodes, features, classes = SHAPES[name]
     expected = (nodes, features, classes, 20 * classes, 500, 1000)
-    found = (data.num_nodes, data.num_features, int(data.y.max()) + 1, *(int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)))
+    found = (
+        data.num_nodes,
+        data.num_features,
+        int(data.y.max()) + 1,
+        *(int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)),
+    )
     if found != expected:
-        raise ValueError(f"it holds a graph of (nodes, features, classes, train, val, test) = {found}, expected {expected}")
+        raise ValueError(
+            f"it holds a graph of (nodes, features, classes, train, val, test) = {found}, expected {expected}"
+        )
     return data

@@ -8,8 +8,15 @@ from torch_geometric.utils import stochastic_blockmodel_graph
 
 
 def generate(
-    blocks: int, block_size: int, p_in: float, p_out: float, features: int, signal: float, train_per_class: int,
-    val_fraction: float, seed: int,
+    blocks: int,
+    block_size: int,
+    p_in: float,
+    p_out: float,
+    features: int,
+    signal: float,
+    train_per_class: int,
+    val_fraction: float,
+    seed: int,
 ) -> Data:
     """One undirected SBM graph, labelled by block, with Planetoid-style masks.
 

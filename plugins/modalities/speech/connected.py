@@ -26,7 +26,12 @@ class Utterance:
 
 
 def connect(
-    spoken: list[tuple[np.ndarray, int]], rng: np.random.Generator, min_gap_s: float, max_gap_s: float, noise: float, sample_rate: int
+    spoken: list[tuple[np.ndarray, int]],
+    rng: np.random.Generator,
+    min_gap_s: float,
+    max_gap_s: float,
+    noise: float,
+    sample_rate: int,
 ) -> Utterance:
     """Joins the trimmed recordings ``spoken`` (samples, digit) with silent gaps of random length, then adds noise.
 

@@ -24,8 +24,14 @@ def log_mel(samples: np.ndarray, bands: int) -> Tensor:
 
     waveform = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(0)
     return fbank(
-        waveform, sample_frequency=SAMPLE_RATE, num_mel_bins=bands, frame_length=FRAME_MS, frame_shift=SHIFT_MS,
-        dither=0.0, energy_floor=0.0, snip_edges=True,
+        waveform,
+        sample_frequency=SAMPLE_RATE,
+        num_mel_bins=bands,
+        frame_length=FRAME_MS,
+        frame_shift=SHIFT_MS,
+        dither=0.0,
+        energy_floor=0.0,
+        snip_edges=True,
     )
 
 
@@ -35,7 +41,7 @@ def standardize(frames: Tensor) -> Tensor:
 
 
 def speech_span(samples: np.ndarray, trim_db: float) -> tuple[int, int]:
-    """Sample range ``[start, end)`` from the first to the last frame whose energy is within ``trim_db`` of the loudest."""
+    """Sample range ``[start, end)`` from the first to the last frame with energy within ``trim_db`` of the loudest."""
     frames = num_frames(len(samples))
     if frames == 0:
         return 0, len(samples)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.download import check_link, extract, scratch_folder
-from framework.errors import DataError
+from framework import DataError, check_link, extract, scratch_folder
 
 RELEASE = "v1.0.10"
 ARCHIVE_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{RELEASE}.tar.gz"
@@ -49,12 +48,17 @@ def recordings(data_dir: Path) -> list[Recording]:
     if not folder.exists():
         download(ARCHIVE_URL, folder)
     elif not folder.is_dir():
-        raise DataError(f"{folder} is not a folder; remove it to download FSDD {RELEASE} there, or put the recordings folder in its place")
+        raise DataError(
+            f"{folder} is not a folder; remove it to download FSDD {RELEASE} there, "
+            "or put the recordings folder in its place"
+        )
     found = []
     for path in sorted(folder.glob("*.wav")):
         match = NAME.fullmatch(path.name)
         if match is None:
-            raise DataError(f"{path}: not an FSDD recording name ({{digit}}_{{speaker}}_{{index}}.wav); remove the file")
+            raise DataError(
+                f"{path}: not an FSDD recording name ({{digit}}_{{speaker}}_{{index}}.wav); remove the file"
+            )
         found.append(Recording(path, int(match["digit"]), match["speaker"], int(match["index"])))
     if not found:
         raise DataError(f"{folder} holds no .wav recordings; delete the folder to download FSDD {RELEASE} again")
@@ -63,7 +67,7 @@ def recordings(data_dir: Path) -> list[Recording]:
 
 
 _VERIFIED: set[tuple] = set()
-"""(folder, its WAVs' names, sizes and mtimes, digest) already verified in this process, so a run hashes the folder once."""
+"""(folder, its WAVs' names, sizes and mtimes, digest) already verified in this process: a run hashes a folder once."""
 
 
 def verify(folder: Path, expected: str) -> None:
@@ -90,22 +94,31 @@ def read_wav(path: Path) -> np.ndarray:
             rate, channels, width, frames = f.getframerate(), f.getnchannels(), f.getsampwidth(), f.getnframes()
             data = f.readframes(frames)
     except (OSError, EOFError, wave.Error) as error:
-        raise DataError(f"{path}: not a readable WAV file ({error or 'empty or truncated'}); delete it and download FSDD again") from None
+        raise DataError(
+            f"{path}: not a readable WAV file ({error or 'empty or truncated'}); delete it and download FSDD again"
+        ) from None
     if (rate, channels, width) != (SAMPLE_RATE, 1, 2):
-        raise DataError(f"{path}: expected 8000 Hz mono 16-bit PCM, found {rate} Hz, {channels} channel(s), {8 * width}-bit")
+        raise DataError(
+            f"{path}: expected 8000 Hz mono 16-bit PCM, found {rate} Hz, {channels} channel(s), {8 * width}-bit"
+        )
     if frames == 0 or len(data) != frames * width:
-        raise DataError(f"{path}: truncated or empty ({len(data) // width} of {frames} samples present); delete it and download FSDD again")
+        raise DataError(
+            f"{path}: truncated or empty ({len(data) // width} of {frames} samples present); "
+            "delete it and download FSDD again"
+        )
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def folder_digest(folder: Path) -> str:
-    """The :data:`RECORDINGS_DIGEST`-style digest of the WAVs in ``folder``; an unreadable one is a DataError naming it."""
+    """The :data:`RECORDINGS_DIGEST`-style digest of the WAVs in ``folder``; an unreadable WAV is a DataError."""
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.wav")):
         try:
             data = path.read_bytes()
         except OSError as error:  # a folder in its place, a link to nothing
-            raise DataError(f"{path}: cannot read it ({error.strerror or error}); delete the folder {folder} to download FSDD again") from None
+            raise DataError(
+                f"{path}: cannot read it ({error.strerror or error}); delete the folder {folder} to download FSDD again"
+            ) from None
         digest.update(f"{path.name} {hashlib.sha256(data).hexdigest()}\n".encode())
     return digest.hexdigest()
 
@@ -114,7 +127,7 @@ def download(url: str, folder: Path, expected: str = RECORDINGS_DIGEST) -> None:
     """Downloads the release archive from ``url`` and puts its ``recordings/`` at ``folder``, only if they verify.
 
     The archive goes to a temporary folder next to ``folder`` and is unpacked there
-    (:func:`~framework.download.extract`: nothing outside it, no links or devices); the
+    (:func:`~framework.extract`: nothing outside it, no links or devices); the
     recordings move into place only when their digest matches, so a failed, truncated, corrupt
     or unsafe download leaves nothing behind.
     """
@@ -126,14 +139,20 @@ def download(url: str, folder: Path, expected: str = RECORDINGS_DIGEST) -> None:
             download_url(url, root=str(scratch), filename=archive.name)
             extract(archive, scratch / "x", label="the archive")
         except Exception as error:  # noqa: BLE001 - network, HTTP and archive failures all mean "no usable download"
-            raise DataError(f"could not download FSDD from {url} ({error}); nothing was kept; check the network or place the recordings in {folder}") from None
+            raise DataError(
+                f"could not download FSDD from {url} ({error}); nothing was kept; "
+                f"check the network or place the recordings in {folder}"
+            ) from None
         found = sorted((scratch / "x").glob("*/recordings"))
         try:
             matches = len(found) == 1 and folder_digest(found[0]) == expected
         except DataError:  # an unreadable entry in the archive's recordings
             matches = False
         if not matches:
-            raise DataError(f"the FSDD download from {url} does not match release {RELEASE} (recordings digest differs); nothing was kept")
+            raise DataError(
+                f"the FSDD download from {url} does not match release {RELEASE} "
+                "(recordings digest differs); nothing was kept"
+            )
         try:
             os.rename(found[0], folder)  # same file system: the whole folder appears at once
         except OSError:

@@ -11,17 +11,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from framework.attention_maps import AttentionRows, matrix_figure
-from framework.embedding import StandardizedProjection
-from framework.batch import VectorSet
-from framework.cache import Stale, cached
-from framework.edges import band_edges
-from framework.errors import ConfigError, one_of, require
-from framework.modality import Modality
-from framework.sequences import SequenceSets
-from framework.spec import Layout, ModalitySpec, Target
+from framework import (
+    AttentionRows,
+    ConfigError,
+    Layout,
+    Modality,
+    ModalitySpec,
+    SequenceSets,
+    Stale,
+    StandardizedProjection,
+    Target,
+    VectorSet,
+    band_edges,
+    cached,
+    one_of,
+    require,
+)
 from plugins.modalities.speech import fsdd
 from plugins.modalities.speech.connected import SILENCE, connect, group_sizes
+from plugins.modalities.speech.draw import attention_figure
 from plugins.modalities.speech.features import SHIFT_MS, log_mel, speech_span, standardize
 
 if TYPE_CHECKING:
@@ -53,7 +61,7 @@ class SpeechModality(Modality):
         data_seed: fixes how recordings are grouped into connected examples.
         attention_scope: the scope attending models use on speech (``window``, ``full`` or ``graph``).
         edge_window: the derived graph joins each frame to the frames within ``±edge_window``.
-        **loader: see :class:`~framework.modality.Modality`.
+        **loader: see :class:`~framework.Modality`.
     """
 
     def __init__(
@@ -81,14 +89,21 @@ class SpeechModality(Modality):
         require(8 <= bands <= 128, "bands", bands, "must be between 8 and 128 (40 or 80 are usual)")
         one_of("normalise", normalise, ("utterance", "global"))
         require(trim_db > 0, "trim_db", trim_db, "must be a positive number of dB")
-        require(1 <= min_digits <= max_digits, "min_digits", min_digits, f"must be between 1 and max_digits={max_digits}")
+        require(
+            1 <= min_digits <= max_digits, "min_digits", min_digits, f"must be between 1 and max_digits={max_digits}"
+        )
         require(0 <= min_gap_s <= max_gap_s, "min_gap_s", min_gap_s, f"must be between 0 and max_gap_s={max_gap_s}")
         require(noise >= 0, "noise", noise, "must be 0 or more")
         require(max_frames > 0, "max_frames", max_frames, "must be a positive integer")
         require(edge_window >= 1, "edge_window", edge_window, "must be 1 or more (frames on each side)")
         self.dataset, self.task, self.bands, self.normalise, self.trim_db = dataset, task, bands, normalise, trim_db
         self.min_digits, self.max_digits, self.min_gap_s, self.max_gap_s = min_digits, max_digits, min_gap_s, max_gap_s
-        self.noise, self.max_frames, self.data_seed, self.attention_scope = noise, max_frames, data_seed, attention_scope
+        self.noise, self.max_frames, self.data_seed, self.attention_scope = (
+            noise,
+            max_frames,
+            data_seed,
+            attention_scope,
+        )
         self.edge_window = edge_window
 
     @property
@@ -115,7 +130,9 @@ class SpeechModality(Modality):
         arrays = self._cached_arrays()
         longest = max(int(a["lengths"].max()) for a in arrays.values())
         if longest > self.max_frames:
-            raise ConfigError("max_frames", self.max_frames, f"is shorter than the longest sequence ({longest} frames); raise it")
+            raise ConfigError(
+                "max_frames", self.max_frames, f"is shorter than the longest sequence ({longest} frames); raise it"
+            )
         target = self.spec.target
         self.splits = {split: SequenceSets(a["x"], a["lengths"], a["y"], target) for split, a in arrays.items()}
 
@@ -126,27 +143,28 @@ class SpeechModality(Modality):
     def input_encoder(self, dim: int) -> nn.Module:
         return StandardizedProjection.fit(self.splits["train"].x, dim)
 
-    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
+    def draw_attention(
+        self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int
+    ) -> Figure:
         """The frames × frames weight matrix of the example's first ``max_elements`` frames, both axes in seconds."""
         length = int(example.mask[0].sum())
         shown = min(length, max_elements)
-        if shown < length:
-            title += f"\n(the first {shown} of {length} frames)"
-        seconds = shown * SHIFT_MS / 1000  # frame i starts at i * SHIFT_MS
-        figure, _ = matrix_figure(
-            rows(torch.arange(shown))[:, :shown], title, (7, 6), "attended frame (s)", "frame (s)", extent=(0, seconds, seconds, 0)
-        )
-        return figure
+        return attention_figure(rows(torch.arange(shown))[:, :shown], length, SHIFT_MS, title)
 
     def _settings(self, recordings: list[fsdd.Recording]) -> dict:
         """Everything the features depend on, including which files (and sizes) they come from."""
         settings = {"task": self.task, "bands": self.bands, "normalise": self.normalise}
         if self.task == "frames":
             settings |= {
-                "trim_db": self.trim_db, "digits": [self.min_digits, self.max_digits],
-                "gap_s": [self.min_gap_s, self.max_gap_s], "noise": self.noise, "data_seed": self.data_seed,
+                "trim_db": self.trim_db,
+                "digits": [self.min_digits, self.max_digits],
+                "gap_s": [self.min_gap_s, self.max_gap_s],
+                "noise": self.noise,
+                "data_seed": self.data_seed,
             }
-        settings["files"] = hashlib.sha256("".join(f"{r.path.name}:{r.path.stat().st_size};" for r in recordings).encode()).hexdigest()
+        settings["files"] = hashlib.sha256(
+            "".join(f"{r.path.name}:{r.path.stat().st_size};" for r in recordings).encode()
+        ).hexdigest()
         return settings
 
     def _cached_arrays(self) -> dict[str, Arrays]:
@@ -181,7 +199,13 @@ class SpeechModality(Modality):
         for split, a in splits.items():
             x, y, lengths = a["x"], a["y"], a["lengths"]
             labelled = len(x) if self.task == "frames" else len(lengths)
-            if x.ndim != 2 or x.shape[1] != self.bands or len(lengths) == 0 or int(lengths.sum()) != len(x) or len(y) != labelled:
+            if (
+                x.ndim != 2
+                or x.shape[1] != self.bands
+                or len(lengths) == 0
+                or int(lengths.sum()) != len(x)
+                or len(y) != labelled
+            ):
                 raise ValueError(f"the {split} split's features, labels and lengths do not fit together")
 
     def _compute(self, recordings: list[fsdd.Recording]) -> dict[str, Arrays]:
@@ -212,7 +236,9 @@ class SpeechModality(Modality):
         xs, ys = [], []
         offset = 0
         for size in group_sizes(len(trimmed), self.min_digits, self.max_digits, rng):
-            utterance = connect(trimmed[offset : offset + size], rng, self.min_gap_s, self.max_gap_s, self.noise, fsdd.SAMPLE_RATE)
+            utterance = connect(
+                trimmed[offset : offset + size], rng, self.min_gap_s, self.max_gap_s, self.noise, fsdd.SAMPLE_RATE
+            )
             offset += size
             xs.append(self._frames(utterance.samples))
             ys.append(torch.from_numpy(utterance.frame_labels()))

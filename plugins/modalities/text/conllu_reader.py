@@ -8,11 +8,26 @@ from pathlib import Path
 
 import conllu
 
-from framework.errors import DataError
+from framework import DataError
 
 UPOS = (
-    "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM",
-    "PART", "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X",
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
 )
 """The 17 universal part-of-speech tags, in the order UD lists them."""
 
@@ -52,13 +67,18 @@ def _sentence(path: Path, start: int, lines: list[str]) -> TaggedSentence:
     try:
         (tokens,) = conllu.parse("\n".join(lines) + "\n\n")
     except Exception as error:  # conllu raises ParseException and ValueError subclasses
-        raise DataError(f"{path}:{start + _first_bad_line(lines)}: malformed token line ({error}): {lines[_first_bad_line(lines)]!r}") from None
+        raise DataError(
+            f"{path}:{start + _first_bad_line(lines)}: malformed token line ({error}): "
+            f"{lines[_first_bad_line(lines)]!r}"
+        ) from None
     words, tags = [], []
     for token in tokens:
         if not isinstance(token["id"], int):  # (1, '-', 2) multiword range or (8, '.', 1) empty node
             continue
         if token["upos"] not in UPOS:
-            raise DataError(f"{path}: sentence at line {start}: word {token['form']!r} has unknown UPOS tag {token['upos']!r}")
+            raise DataError(
+                f"{path}: sentence at line {start}: word {token['form']!r} has unknown UPOS tag {token['upos']!r}"
+            )
         words.append(token["form"])
         tags.append(token["upos"])
     if not words:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from framework.batch import VectorSet
+from framework import VectorSet
 from plugins.modalities.text.vocabulary import PAD, UNK
 
 
@@ -44,7 +44,14 @@ class TokenEmbedding(nn.Module):
     """
 
     def __init__(
-        self, num_words: int, num_chars: int, dim: int, word_dim: int, char_dim: int, char_channels: int, word_dropout: float
+        self,
+        num_words: int,
+        num_chars: int,
+        dim: int,
+        word_dim: int,
+        char_dim: int,
+        char_channels: int,
+        word_dropout: float,
     ) -> None:
         super().__init__()
         self.word_dropout = word_dropout

@@ -9,15 +9,22 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from framework.attention_maps import AttentionRows, matrix_figure
-from framework.batch import VectorSet
-from framework.edges import band_edges
-from framework.errors import ConfigError, one_of, require
-from framework.modality import Modality
-from framework.sequences import SequenceSets
-from framework.spec import Layout, ModalitySpec, Target
+from framework import (
+    AttentionRows,
+    ConfigError,
+    Layout,
+    Modality,
+    ModalitySpec,
+    SequenceSets,
+    Target,
+    VectorSet,
+    band_edges,
+    one_of,
+    require,
+)
 from plugins.modalities.text import ambiguity, ud_ewt
 from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence
+from plugins.modalities.text.draw import attention_figure
 from plugins.modalities.text.embedding import TokenEmbedding
 from plugins.modalities.text.vocabulary import PAD, UNK, Vocabulary, ambiguous_forms
 
@@ -44,7 +51,9 @@ class TaggedSets(SequenceSets):
         return self.x[flat, : 1 + int(self.chars[flat[mask]].max())]
 
 
-def encode(sentences: Sequence[TaggedSentence], vocabulary: Vocabulary, ambiguous: frozenset[str], max_word_chars: int) -> TaggedSets:
+def encode(
+    sentences: Sequence[TaggedSentence], vocabulary: Vocabulary, ambiguous: frozenset[str], max_word_chars: int
+) -> TaggedSets:
     """Word ids, character ids, tag ids and ambiguous/unknown flags for every word of ``sentences``."""
     forms: dict[str, int] = {}  # each distinct form is encoded once, then gathered per word
     occurrences = torch.tensor([forms.setdefault(word, len(forms)) for s in sentences for word in s.words])
@@ -80,7 +89,7 @@ class TextModality(Modality):
         data_seed: ``ambiguity`` only: fixes the generated sentences (independent of the training seed).
         attention_scope: the scope attending models use on text.
         edge_window: the derived graph joins each word to the words within ``±edge_window`` (1 = the chain).
-        **loader: see :class:`~framework.modality.Modality`.
+        **loader: see :class:`~framework.Modality`.
     """
 
     def __init__(
@@ -120,10 +129,20 @@ class TextModality(Modality):
         require(edge_window >= 1, "edge_window", edge_window, "must be 1 or more (words on each side)")
         if dataset == "ambiguity":
             longest = ambiguity.max_sentence_length(distance, max_clauses)
-            require(longest <= max_length, "max_length", max_length, f"is shorter than the longest generated sentence ({longest} words); raise it")
+            require(
+                longest <= max_length,
+                "max_length",
+                max_length,
+                f"is shorter than the longest generated sentence ({longest} words); raise it",
+            )
         self.dataset, self.train_fraction, self.max_length = dataset, train_fraction, max_length
         self.min_freq, self.lowercase, self.word_dropout = min_freq, lowercase, word_dropout
-        self.word_dim, self.char_dim, self.char_channels, self.max_word_chars = word_dim, char_dim, char_channels, max_word_chars
+        self.word_dim, self.char_dim, self.char_channels, self.max_word_chars = (
+            word_dim,
+            char_dim,
+            char_channels,
+            max_word_chars,
+        )
         self.distance, self.max_clauses, self.sentences, self.data_seed = distance, max_clauses, sentences, data_seed
         self.attention_scope, self.edge_window = attention_scope, edge_window
         self.vocabulary: Vocabulary | None = None
@@ -157,10 +176,16 @@ class TextModality(Modality):
         for split, part in sentences.items():
             longest = max(len(s.words) for s in part)
             if longest > self.max_length:
-                raise ConfigError("max_length", self.max_length, f"is shorter than the longest {split} sentence ({longest} words); raise it")
+                raise ConfigError(
+                    "max_length",
+                    self.max_length,
+                    f"is shorter than the longest {split} sentence ({longest} words); raise it",
+                )
         self.vocabulary = Vocabulary.build(sentences["train"], self.min_freq, self.lowercase)
         ambiguous = ambiguous_forms(sentences["train"], self.vocabulary)
-        self.splits = {split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()}
+        self.splits = {
+            split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()
+        }
 
     def edges(self, batch: VectorSet) -> Tensor:
         """Each word joined to its neighbours within ``±edge_window`` in the sentence."""
@@ -168,23 +193,23 @@ class TextModality(Modality):
 
     def input_encoder(self, dim: int) -> nn.Module:
         return TokenEmbedding(
-            len(self.vocabulary.words), len(self.vocabulary.chars), dim,
-            self.word_dim, self.char_dim, self.char_channels, self.word_dropout,
+            len(self.vocabulary.words),
+            len(self.vocabulary.chars),
+            dim,
+            self.word_dim,
+            self.char_dim,
+            self.char_channels,
+            self.word_dropout,
         )
 
-    def draw_attention(self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int) -> Figure:
-        """The words × words weight matrix of the sentence (its first ``max_elements`` words), the words on both axes."""
+    def draw_attention(
+        self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int
+    ) -> Figure:
+        """The words × words weight matrix of the sentence (its first ``max_elements`` words), words on both axes."""
         length = int(example.mask[0].sum())
         shown = min(length, max_elements)
         words = [self.word(chars) for chars in example.x[0, :shown, 1:].tolist()]
-        if shown < length:
-            title += f"\n(the first {shown} of {length} words)"
-        side = min(3.5 + 0.18 * shown, 16)
-        figure, axes = matrix_figure(rows(torch.arange(shown))[:, :shown], title, (side + 1, side), "attended word", "word")
-        fontsize = max(4, 9 - shown // 20)
-        axes.set_xticks(range(shown), words, rotation=90, fontsize=fontsize)
-        axes.set_yticks(range(shown), words, fontsize=fontsize)
-        return figure
+        return attention_figure(rows(torch.arange(shown))[:, :shown], words, length, title)
 
     def word(self, char_ids: list[int]) -> str:
         """A word of a batch back from its character ids; ``…`` marks a word that may be cut at ``max_word_chars``."""

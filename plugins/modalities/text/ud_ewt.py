@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from framework.cache import Stale, cached
-from framework.download import fetch
+from framework import Stale, cached, fetch
 from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence, read_conllu
 
 RELEASE = "r2.16"
@@ -45,7 +44,7 @@ def load(data_dir: Path, cache_dir: Path) -> dict[str, list[TaggedSentence]]:
 
 
 def parsed(path: Path, checksum: str, cache_folder: Path) -> list[TaggedSentence]:
-    """The sentences of the CoNLL-U file ``path`` (whose checksum is ``checksum``), through a cache in ``cache_folder``."""
+    """The sentences of the CoNLL-U file ``path`` (of checksum ``checksum``), through a cache in ``cache_folder``."""
     source = {"file": path.name, "checksum": checksum, "format": CACHE_FORMAT}
 
     def encode(sentences: list[TaggedSentence]) -> bytes:
@@ -60,11 +59,16 @@ def parsed(path: Path, checksum: str, cache_folder: Path) -> list[TaggedSentence
             raise ValueError("a sentence is empty, or is not a list of words with as many UPOS tags")
         return [TaggedSentence(tuple(words), tuple(tags)) for words, tags in rows]
 
-    return cached(cache_folder / f"{path.name}.{checksum.partition(':')[2][:16]}.json", lambda: read_conllu(path), encode, decode)
+    return cached(
+        cache_folder / f"{path.name}.{checksum.partition(':')[2][:16]}.json", lambda: read_conllu(path), encode, decode
+    )
 
 
 def _well_formed(words: object, tags: object) -> bool:
     return (
-        isinstance(words, list) and isinstance(tags, list) and 0 < len(words) == len(tags)
-        and all(isinstance(word, str) for word in words) and all(tag in UPOS for tag in tags)
+        isinstance(words, list)
+        and isinstance(tags, list)
+        and 0 < len(words) == len(tags)
+        and all(isinstance(word, str) for word in words)
+        and all(tag in UPOS for tag in tags)
     )

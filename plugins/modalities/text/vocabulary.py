@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from framework.errors import ConfigError
+from framework import ConfigError
 from plugins.modalities.text.conllu_reader import TaggedSentence
 
 PAD, UNK = 0, 1
@@ -43,7 +43,9 @@ class Vocabulary:
         kept = [form for form, count in forms.most_common() if count >= min_freq]
         if not kept:
             top = forms.most_common(1)[0][1] if forms else 0
-            raise ConfigError("min_freq", min_freq, f"leaves an empty vocabulary: the most frequent training word occurs {top} times")
+            raise ConfigError(
+                "min_freq", min_freq, f"leaves an empty vocabulary: the most frequent training word occurs {top} times"
+            )
         return cls(
             words={form: i for i, form in enumerate([*RESERVED, *kept])},
             chars={char: i for i, char in enumerate([*RESERVED, *sorted(chars)])},

@@ -1,0 +1,52 @@
+"""The interface every model plugin implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from framework.core.batch import VectorSet
+from framework.core.spec import ModalitySpec, ModelRequirement
+
+
+def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``h`` ``[B, N, D]`` over the real elements of each set → ``[B, D]``."""
+    weights = mask.unsqueeze(-1).to(h.dtype)
+    return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+class Encoder(nn.Module, ABC):
+    """A model family: maps embedded vector sets ``[B, N, D]`` to contextual vectors ``[B, N, D]``.
+
+    A subclass declares what it needs in :attr:`requires` (checked against the modality before
+    it is built or any data loads) and which of its config values is its width in
+    :attr:`width_key`, and is then constructed with the modality's ``spec`` plus its own config
+    values. Outputs at real elements must not depend on padded elements.
+
+    Args:
+        spec: the modality this encoder is built for (layout, classes, sizes).
+        dim: width ``D`` of the vectors it consumes and produces.
+    """
+
+    requires: ClassVar[ModelRequirement]
+    width_key: ClassVar[str]
+    """The config key that sets this family's width; ``model.param_budget`` scales it."""
+
+    def __init__(self, spec: ModalitySpec, dim: int) -> None:
+        super().__init__()
+        self.spec, self.dim = spec, dim
+
+    @classmethod
+    def requirement(cls, **options: Any) -> ModelRequirement:
+        """What this model needs when configured with ``options``; :attr:`requires` by default."""
+        return cls.requires
+
+    @abstractmethod
+    def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
+        """Per-element outputs ``[B, N, D]`` for inputs ``h`` ``[B, N, D]``."""
+
+    def forward_set(self, h: Tensor, batch: VectorSet) -> Tensor:
+        """One vector per set ``[B, D]``; the mean over real elements unless a model overrides it."""
+        return masked_mean(self(h, batch), batch.mask)

@@ -1,0 +1,59 @@
+"""Sweeps that survive: finished configs are found by their hash and reused instead of trained again.
+
+Every finished multirun job records its config hash in the index (``sweep.index_dir``): one small
+file per hash pointing at that run's ``results.json``. A later job with the same hash, anywhere the
+index knows of, copies those results into its own folder with ``reused_from`` naming the original.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from framework.runs.identity import config_hash
+from framework.runs.results import RESULTS_FILE, Results, read_results, write_json_atomic, write_results
+
+log = logging.getLogger(__name__)
+
+
+class DoneIndex:
+    """Finished runs by config hash: one small file per hash pointing at that run's ``results.json``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    def record(self, results: Results, results_path: Path) -> None:
+        """Remembers a finished run."""
+        write_json_atomic(self.folder / f"{results['config_hash']}.json", {"results": str(results_path.resolve())})
+
+    def find(self, digest: str) -> tuple[Path, Results] | None:
+        """The finished run with config hash ``digest`` and its results, if its files are still there and intact."""
+        try:
+            path = Path(json.loads((self.folder / f"{digest}.json").read_text())["results"])
+            results = read_results(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if results["status"] != "ok" or results.get("config_hash") != digest:
+            return None
+        return path, results
+
+
+def finished_results(cfg: DictConfig) -> tuple[Path, Results] | None:
+    """The ``results.json`` of an earlier run of this very config and its results, or None."""
+    return DoneIndex(cfg.sweep.index_dir).find(config_hash(cfg, cfg.sweep.hash_ignores))
+
+
+def reuse_finished(cfg: DictConfig) -> Results | None:
+    """If this config already finished, copies its results into this job's folder and returns them."""
+    found = finished_results(cfg)
+    if found is None:
+        return None
+    source, results = found
+    if (Path(cfg.output_dir) / RESULTS_FILE).resolve() != source.resolve():
+        results = Results(**{**results, "reused_from": results.get("reused_from") or str(source.parent)})
+        write_results(Path(cfg.output_dir), results)
+    log.info("config already finished in %s (code %s); reusing its results", source.parent, results["code_version"])
+    return results

@@ -1,0 +1,122 @@
+"""One run as Hydra started it, and what becomes of its errors: the task wrapper around every run.
+
+:meth:`Job.guard` is the one place that decides, after the fact, how a run ended. A single run
+turns a user-fixable error into one line and exit status 2 (removing a run folder that holds
+nothing yet); inside a multirun, a failed job is written down as ``status: failed`` and the sweep
+goes on; a stopped run (SIGINT, SIGTERM) says how to continue and exits ``128 + signal``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from framework.core.errors import ArenaError, Interrupted
+from framework.runs.identity import run_identity
+from framework.runs.index import DoneIndex, finished_results, reuse_finished
+from framework.runs.results import RESULTS_FILE, Results, write_results
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """A run with the context Hydra gives it.
+
+    Args:
+        cfg: the composed config.
+        overrides: the command-line overrides that produced it (recorded in ``results.json``).
+        multirun: whether it is one job of a sweep (``-m``).
+        rank_zero: whether this process writes the sweep's records (under SLURM every DDP process runs the job).
+        log_name: Hydra's log file in the run folder, which alone does not make a run folder worth keeping.
+        resume_point: where a stopped run leaves what it needs to continue.
+    """
+
+    cfg: DictConfig
+    overrides: list[str]
+    multirun: bool
+    rank_zero: bool
+    log_name: str
+    resume_point: Path
+    results: Results | None = None
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.cfg.output_dir)
+
+    def reused(self) -> Results | None:
+        """In a multirun, the results of this very config if it already finished, else None.
+
+        Reused results are copied into this job's folder.
+        """
+        if not (self.multirun and self.cfg.sweep.skip_done):
+            return None
+        if not self.rank_zero:  # the other processes only read the index
+            return None if (found := finished_results(self.cfg)) is None else found[1]
+        return reuse_finished(self.cfg)
+
+    @property
+    def score(self) -> float:
+        """What the sweeper (Optuna) optimises: the best validation accuracy, NaN for a failed job.
+
+        The test score stays unseen.
+        """
+        return math.nan if self.results is None or self.results["status"] != "ok" else self.results["best_val"]["acc"]
+
+    @contextmanager
+    def guard(self) -> Iterator[Job]:
+        """Runs the block and settles how the run ended; set :attr:`results` inside it when the run finishes."""
+        try:
+            yield self
+        except Interrupted as error:  # stops a sweep too: the user asked everything to stop
+            self.record_failure(error, status="interrupted")
+            print(f"error: {error}; {self.how_to_continue()}", file=sys.stderr)
+            raise SystemExit(128 + error.signal) from None
+        except KeyboardInterrupt:  # Ctrl+C before training started (while data loads)
+            print("error: stopped by SIGINT before training started", file=sys.stderr)
+            raise SystemExit(128 + signal.SIGINT) from None
+        except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
+            if self.multirun:
+                self.record_failure(error)
+                log.error("job failed: %s: %s", type(error).__name__, error)
+                return
+            if not isinstance(error, ArenaError):
+                raise
+            self.discard_if_empty()
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if self.multirun and self.rank_zero and self.results is not None:
+            DoneIndex(self.cfg.sweep.index_dir).record(self.results, self.output_dir / RESULTS_FILE)
+
+    def record_failure(self, error: BaseException, status: str = "failed") -> None:
+        """Writes ``results.json`` with ``status`` and the error (with its traceback unless it is a user error)."""
+        self.results = Results(
+            **run_identity(self.cfg, self.overrides),
+            status=status,
+            error=f"{type(error).__name__}: {error}",
+            traceback=None if isinstance(error, ArenaError) else "".join(traceback.format_exception(error)),
+        )
+        if self.rank_zero:
+            write_results(self.output_dir, self.results)
+
+    def how_to_continue(self) -> str:
+        """The advice printed for an interrupted run: where its resume point is and the override that continues it."""
+        if not self.resume_point.exists():
+            return "no epoch had finished, so there is nothing to continue"
+        folder = f"hydra.sweep.dir={self.output_dir.parent}" if self.multirun else f"hydra.run.dir={self.output_dir}"
+        return f"the last finished epoch is saved: run the same command with {folder} to continue"
+
+    def discard_if_empty(self) -> None:
+        """Removes a run folder that holds nothing but Hydra's bookkeeping (a run that never started)."""
+        if self.output_dir.is_dir() and {path.name for path in self.output_dir.iterdir()} <= {".hydra", self.log_name}:
+            shutil.rmtree(self.output_dir)

@@ -1,0 +1,247 @@
+"""Building a run's parts from the config: the modality, the model, positions, optimizer, callbacks and trainer.
+
+Everything here happens before any data loads, so a bad value or an incompatible pair costs
+one line and no time; an error names the key as the user would override it (``model.heads``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from framework.config.checks import (
+    binding_error,
+    check_options,
+    check_resolves,
+    config_errors,
+    instantiated,
+    is_number,
+    mentioned,
+    seed_of,
+    target_of,
+)
+from framework.core.compat import check_compatible
+from framework.core.encoder import Encoder
+from framework.core.errors import ConfigError, MissingValue, one_of, require
+from framework.core.modality import Modality
+from framework.core.spec import ModalitySpec
+from framework.nn.positional import PositionalEncoding
+from framework.train.budget import fit_width, parse_budget
+from framework.train.loggers import check_logger
+from framework.train.module import ArenaModule, OptimizerFactory
+
+log = logging.getLogger(__name__)
+
+MODEL_KEYS = ("name", "positional", "param_budget")
+"""Keys of a model config read by the framework, not passed to the encoder class."""
+MODALITY_KEYS = ("max_epochs",)
+"""Keys of a modality config read elsewhere (``trainer.max_epochs`` follows it), not passed to the class."""
+RUN_KEYS = (
+    "seed",
+    "resume",
+    "output_dir",
+    "optimizer",
+    "schedule",
+    "compile",
+    "sweep",
+    "modality",
+    "model",
+    "trainer",
+    "logger",
+    "callbacks",
+)
+"""Top-level keys every run reads: one deleted with ``~`` stops the run in one line before anything is built."""
+
+
+def plugin_options(cfg: DictConfig, group: str, base: type, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
+    """The class named by ``cfg._target_`` (a subclass of ``base``) and the resolved options to build it with."""
+    cls = target_of(cfg, group, base)
+    options = OmegaConf.to_container(cfg, resolve=True)
+    for key in (*exclude, "_target_"):
+        options.pop(key, None)
+    return cls, options
+
+
+def build(cls: type, options: dict[str, Any], group: str, **context: Any) -> Any:
+    """Builds ``cls(**options, **context)``, naming ``group.key`` in any config error."""
+    check_options(cls, options, group, context)
+    try:
+        return cls(**options, **context)
+    except ConfigError as error:
+        raise error.in_group(group) from None
+    except TypeError as error:  # a key a base class sets itself, or needs and did not get
+        if (problem := binding_error(error, cls, options, group)) is None:
+            raise
+        raise problem from None
+
+
+def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The configured callbacks (``null`` entries dropped); a bad value names ``callbacks.<name>.<key>``."""
+    callbacks = []
+    with config_errors(cfg):
+        for name, options in cfg.items():
+            if options is None:
+                continue
+            require(
+                isinstance(options, DictConfig),
+                f"callbacks.{name}",
+                options,
+                "must be null or a callback's settings with a _target_",
+            )
+            callbacks.append(instantiated(options, f"callbacks.{name}", pl.Callback))
+    return callbacks
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
+    """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``."""
+    with config_errors(cfg):
+        return instantiated(
+            cfg, "trainer", pl.Trainer, callbacks=callbacks, logger=False, default_root_dir=str(output_dir)
+        )
+
+
+def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
+    """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
+    lr = cfg.get("lr")
+    require(is_number(lr) and lr > 0, "optimizer.lr", lr, "the learning rate must be a positive number")
+    factory = instantiated(cfg, "optimizer", torch.optim.Optimizer, supplied=["params"], _partial_=True)
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as error:
+        raise mentioned(error, cfg, "optimizer") from None
+    return factory
+
+
+@dataclass
+class Parts:
+    """Everything a run builds from the config before it touches any data."""
+
+    modality: Modality
+    encoder: Encoder
+    positional: PositionalEncoding
+    optimizer: OptimizerFactory
+    warmup_fraction: float | None
+    param_budget: int | None
+
+
+def build_parts(cfg: DictConfig) -> Parts:
+    """Builds the modality and model plugins, checks the pair and every value; loads no data."""
+    for key in RUN_KEYS:
+        if key not in cfg:
+            raise MissingValue(key, "every run")
+    check_resolves(cfg)
+    seed_of(cfg)
+    with config_errors(cfg):
+        modality: Modality = build(
+            *plugin_options(cfg.modality, "modality", Modality, exclude=MODALITY_KEYS), "modality"
+        )
+        spec = modality.spec
+        model_cls, model_options = plugin_options(cfg.model, "model", Encoder, exclude=MODEL_KEYS)
+        check_options(model_cls, model_options, "model", ["spec"])
+        needs = model_cls.requirement(**model_options)
+        require(
+            isinstance(cfg.model.name, str) and cfg.model.name != "",
+            "model.name",
+            cfg.model.name,
+            "must be a name (a string)",
+        )
+        check_compatible(spec, needs, cfg.model.name)
+        if needs.needs_edges:
+            modality.provide_edges()
+        encoder, positional = build_model(cfg, spec)
+        warmup = cfg.schedule.warmup_fraction
+        require(
+            warmup is None or (is_number(warmup) and 0 <= warmup < 1),
+            "schedule.warmup_fraction",
+            warmup,
+            "use null or a number in [0, 1)",
+        )
+        check_compile(cfg.compile)
+        check_logger(cfg.logger)
+        return Parts(
+            modality,
+            encoder,
+            positional,
+            optimizer_factory(cfg.optimizer),
+            warmup,
+            parse_budget(cfg.model.param_budget),
+        )
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def check_compile(cfg: DictConfig) -> None:
+    """Checks the ``compile`` options before any data loads (torch.compile itself only fails at the first step)."""
+    require(isinstance(cfg.enabled, bool), "compile.enabled", cfg.enabled, "must be true or false")
+    one_of("compile.mode", cfg.mode, COMPILE_MODES)
+    require(
+        cfg.dynamic is None or isinstance(cfg.dynamic, bool),
+        "compile.dynamic",
+        cfg.dynamic,
+        "must be null, true or false",
+    )
+
+
+def build_model(cfg: DictConfig, spec: ModalitySpec, **overrides: Any) -> tuple[Encoder, PositionalEncoding]:
+    """The model encoder and its position vectors from ``cfg.model``, with ``overrides`` replacing config values."""
+    model_cls, model_options = plugin_options(cfg.model, "model", Encoder, exclude=MODEL_KEYS)
+    encoder: Encoder = build(model_cls, model_options | overrides, "model", spec=spec)
+    positional = cfg.model.positional
+    require(isinstance(positional, DictConfig), "model.positional", positional, "must hold kind and dims")
+    positional = build(
+        PositionalEncoding,
+        OmegaConf.to_container(positional, resolve=True),
+        "model.positional",
+        dim=encoder.dim,
+        layout=spec.layout,
+        max_positions=spec.max_positions,
+    )
+    return encoder, positional
+
+
+def assemble(parts: Parts) -> ArenaModule:
+    """The whole model: the modality's input encoder at the encoder's width, positions, encoder and head."""
+    return ArenaModule(
+        parts.modality.spec,
+        parts.modality.input_encoder(parts.encoder.dim),
+        parts.positional,
+        parts.encoder,
+        parts.optimizer,
+        parts.warmup_fraction,
+    )
+
+
+def sized_to_budget(cfg: DictConfig, parts: Parts) -> tuple[Parts, int]:
+    """``parts`` with the model's width scaled to meet ``model.param_budget``, and that width.
+
+    Without a budget, the parts and width are as configured.
+
+    Needs the modality set up: an input encoder may depend on the data (a text vocabulary).
+    """
+    key = type(parts.encoder).width_key
+    if parts.param_budget is None:
+        return parts, cfg.model[key]
+
+    def at(width: int) -> Parts:
+        encoder, positional = build_model(cfg, parts.modality.spec, **{key: width})
+        return replace(parts, encoder=encoder, positional=positional)
+
+    family = f"{cfg.model.name} model on {parts.modality.spec.name}"
+    fit = fit_width(parts.param_budget, lambda width: assemble(at(width)), cfg.model[key], key, family)
+    log.info(
+        "model.param_budget=%s: %s=%d gives %s parameters (%+.1f%%)",
+        f"{fit.budget:,}",
+        key,
+        fit.width,
+        f"{fit.params:,}",
+        100 * (fit.params / fit.budget - 1),
+    )
+    return at(fit.width), fit.width

@@ -1,0 +1,135 @@
+"""Callbacks the runner always attaches."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from framework.core.batch import VectorSet
+from framework.core.errors import Interrupted, TrainingDiverged
+
+
+class TrainingThroughput(pl.Callback):
+    """Measures training throughput: real elements and sets per second of training-loop time.
+
+    The clock runs from the start of each training epoch to the end of its last batch, so data
+    loading is included and validation is not.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.sets = 0
+        self._elements = torch.zeros((), dtype=torch.long)
+        self._epoch_start = self._last_batch_end = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_start = self._last_batch_end = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
+        # Summed on the batch's device and read once at the end, so no step waits for a sync.
+        self._elements = self._elements.to(batch.mask.device) + batch.mask.sum()
+        self.sets += batch.num_sets
+        self._last_batch_end = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seconds += self._last_batch_end - self._epoch_start
+
+    def summary(self) -> dict[str, float]:
+        """Elements/s and sets/s over all training epochs so far."""
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "elements_per_s": round(int(self._elements) / seconds, 1),
+            "samples_per_s": round(self.sets / seconds, 1),
+            "train_seconds": round(self.seconds, 3),
+        }
+
+
+class FiniteLoss(pl.Callback):
+    """Stops training at the first NaN or infinite training loss, naming the step and the last finite loss.
+
+    Each step's loss is read at the end of the next step (and of the epoch), when the device has
+    long computed it: reading it at once would make the host wait for every step on a GPU. A
+    diverged run stops one step later than the step it names.
+    """
+
+    def __init__(self) -> None:
+        self.last_finite: tuple[int, float] | None = None
+        self._unread: tuple[int, int, Tensor] | None = None  # (step, epoch, loss) not yet read
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self._read()
+        self._unread = (trainer.global_step, trainer.current_epoch, loss.detach())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._read()
+
+    def _read(self) -> None:
+        if self._unread is None:
+            return
+        (step, epoch, tensor), self._unread = self._unread, None
+        loss = float(tensor)
+        if math.isfinite(loss):
+            self.last_finite = (step, loss)
+            return
+        last = "none" if self.last_finite is None else f"{self.last_finite[1]:.4g} at step {self.last_finite[0]}"
+        raise TrainingDiverged(
+            f"the training loss became {loss} at step {step} (epoch {epoch}); last finite loss: {last}. "
+            "Lower optimizer.lr, keep trainer.gradient_clip_val on, or try trainer.precision=32-true"
+        )
+
+
+class GracefulStop(pl.Callback):
+    """Stops training cleanly on SIGINT or SIGTERM, at the end of the current batch.
+
+    While :meth:`listening`, a signal only records itself; the next training batch end raises
+    :class:`~framework.core.errors.Interrupted`, so Lightning closes the loggers and the run ends with
+    the resume point of its last finished epoch in place (a partial epoch is not saved: continuing
+    from one would not give the same result as an uninterrupted run). A second SIGINT interrupts
+    at once. Handlers that were there before (Lightning's own SIGTERM handler) are still called.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    @contextmanager
+    def listening(self) -> Iterator[None]:
+        """Installs the handlers for the block (main thread only); raises :class:`Interrupted` after it on a signal."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._previous = {number: signal.signal(number, self._record) for number in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
+        self.check("after training")
+
+    def _record(self, number: int, frame) -> None:
+        if number == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = number
+        previous = self._previous.get(number)
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(number, frame)
+
+    def check(self, where: str) -> None:
+        """Raises :class:`Interrupted` if a signal was received."""
+        if self.received is not None:
+            name = signal.Signals(self.received).name
+            raise Interrupted(f"stopped by {name} {where}", self.received)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
+        self.check(f"at epoch {trainer.current_epoch}, step {trainer.global_step}")

@@ -1,0 +1,135 @@
+"""Experiment loggers; W&B falls back to offline mode and never blocks or fails a run."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+from framework.config.checks import HYDRA_KEYS, check_options, instantiated, target_of
+from framework.core.errors import require
+from framework.io.wandb import wandb_credentials
+
+log = logging.getLogger(__name__)
+
+
+def check_logger(cfg: DictConfig | None) -> None:
+    """Checks the logger's class, keys and value types without building it (a logger writes files once it exists)."""
+    if cfg is None:
+        return
+    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
+    options = {key: value for key, value in OmegaConf.to_container(cfg, resolve=True).items() if key not in HYDRA_KEYS}
+    cls = target_of(cfg, "logger", Logger)
+    if not issubclass(cls, WandbLogger):
+        check_options(cls, options, "logger")
+        return
+    import wandb  # here: only runs that log to W&B pay for importing it
+
+    offline = options.get("offline", False)
+    require(offline == "auto" or isinstance(offline, bool), "logger.offline", offline, "must be auto, true or false")
+    require(
+        isinstance(options.get("tags") or [], list), "logger.tags", options.get("tags"), "must be a list of strings"
+    )
+    # `auto` is decided when the run starts (build_logger); the logger passes the keys it does not name to wandb.init.
+    check_options(cls, options | {"offline": offline is True}, "logger", kwargs_to=wandb.init)
+
+
+def build_logger(
+    cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = (), resumed_at: int | None = None
+):
+    """Instantiates the configured Lightning logger (None for ``logger=none``) and logs ``run_config`` to it.
+
+    ``tags`` are added to a W&B run's configured tags (W&B allows at most 64 characters per tag).
+    ``resumed_at``: the global step a resumed run continues from; a CSV log keeps its rows up to it.
+
+    A W&B logger with ``offline: auto`` logs online only when credentials exist. If starting the
+    run fails (a bad key, no network), it warns and logs offline instead; ``wandb sync`` uploads
+    the offline run later.
+    """
+    if cfg is None:
+        return None
+    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
+    if not issubclass(target_of(cfg, "logger", Logger), WandbLogger):
+        logger = instantiated(cfg, "logger", Logger)
+        earlier = csv_rows_until(logger, resumed_at)
+        logger.log_hyperparams(run_config)  # a CSV logger replaces its metrics.csv here
+        for row in earlier:
+            logger.log_metrics(row, step=int(row.pop("step")))
+        return logger
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # a copy that takes keys deleted with ~
+    cfg = OmegaConf.merge(cfg, {"tags": [*(cfg.get("tags") or []), *(tag[:64] for tag in tags)]})
+    if cfg.get("offline") == "auto":
+        online, problem = wandb_credentials()
+        if problem:
+            log.warning("W&B is misconfigured (%s); logging offline instead, upload later with `wandb sync`.", problem)
+        cfg = OmegaConf.merge(cfg, {"offline": os.environ.get("WANDB_MODE") == "offline" or not online})
+    logger = instantiated(cfg, "logger", Logger)
+    try:
+        logger.experiment  # noqa: B018 - starts the W&B run now, where a failure can still be handled
+    except Exception as error:  # noqa: BLE001 - W&B must never stop a training run
+        if cfg.get("offline"):
+            raise
+        import wandb
+
+        _finish_wandb(logger, exit_code=1)
+        # The failed start leaves W&B's process-wide session set up for online use; reset it.
+        wandb.teardown()
+        os.environ["WANDB_MODE"] = "offline"
+        log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
+        return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)  # tags are in cfg already
+    logger.log_hyperparams(run_config)
+    return logger
+
+
+def csv_rows_until(logger, step: int | None) -> list[dict[str, float]]:
+    """The rows of a CSV logger's existing ``metrics.csv`` logged at or before ``step`` (none if ``step`` is None)."""
+    path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
+    if step is None or path is None or not path.is_file():
+        return []
+    with path.open(newline="") as file:
+        rows = [
+            {key: int(value) if value.isdigit() else float(value) for key, value in row.items() if value}
+            for row in csv.DictReader(file)
+        ]
+    return [row for row in rows if row.get("step", math.inf) <= step]
+
+
+@contextmanager
+def closing_logger(logger) -> Iterator[None]:
+    """Finishes the logger's W&B run (if any) when the block ends, failed or not.
+
+    Without this, the next job of a sweep in the same process would log into the same W&B run.
+    """
+    try:
+        yield
+    except BaseException:
+        _finish_wandb(logger, exit_code=1)
+        raise
+    _finish_wandb(logger, exit_code=0)
+
+
+def _finish_wandb(logger, exit_code: int) -> None:
+    wandb = sys.modules.get("wandb")
+    if logger is not None and wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
+
+def log_summary(logger, results: dict[str, Any]) -> None:
+    """Puts a run's final figures (test and best-validation metrics, parameters, throughput) in its W&B summary."""
+    wandb = sys.modules.get("wandb")
+    if logger is None or wandb is None or wandb.run is None:
+        return
+    summary = {f"test/{key}": value for key, value in results["test"].items()}
+    summary |= {f"best_val/{key}": value for key, value in results["best_val"].items()}
+    summary |= {f"throughput/{key}": value for key, value in results["throughput"].items() if key != "element"}
+    summary |= {"params": results["params"], "wall_time_s": results["wall_time_s"], "epochs": results["epochs"]}
+    wandb.run.summary.update(summary)

@@ -1,0 +1,154 @@
+"""Runs that survive being stopped: resume points written at every epoch's end, checked before use.
+
+A run folder's ``checkpoints/last.ckpt`` holds everything needed to continue training exactly
+where the last finished epoch left it: Lightning's model, optimizer, schedule and loop state, the
+callbacks' state, the modality's shuffling generator, and the global random-number states. The
+runner continues from it (``resume=auto`` or ``true``) after checking that it was written by a run
+of the same config. Every checkpoint also carries the run's identity
+(:func:`~framework.runs.identity.checkpoint_identity`), so
+one from another modality, model or config is refused with a message naming both.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from framework.core.errors import ConfigError, DataError
+
+LAST = "last.ckpt"
+"""The resume point's file name inside the checkpoint folder."""
+RESUME_MODES = ("auto", True, False)
+
+
+class ResumePoint(pl.callbacks.Checkpoint):
+    """Writes ``<dirpath>/last.ckpt`` after every validated epoch, and stamps every checkpoint with the run's identity.
+
+    The file is written under a temporary name and renamed into place, so a run killed while
+    writing leaves the previous resume point intact. Being a :class:`~pytorch_lightning.callbacks.Checkpoint`,
+    Lightning runs it after the other callbacks, so it saves their state for this epoch (the best
+    checkpoint so far included). Its own state is the global random-number generators, so dropout
+    draws continue as they would have. They are restored at the first training batch, not when the
+    checkpoint loads: Lightning's restart (finishing the saved epoch's loops) may draw numbers before.
+    """
+
+    def __init__(self, dirpath: str | Path, identity: dict[str, Any]) -> None:
+        self.path = Path(dirpath) / LAST
+        self.identity = identity
+        self._pending: dict[str, Any] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit":
+            return
+        partial = self.path.with_name(f".{self.path.name}.part")
+        trainer.save_checkpoint(partial, weights_only=False)  # the whole training state
+        if trainer.is_global_zero:
+            os.replace(partial, self.path)
+        trainer.strategy.barrier("ResumePoint")
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["arena"] = self.identity
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        torch.set_rng_state(state["torch"])
+        random.setstate(state["python"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> tuple[Path, int] | None:
+    """The resume point to continue from and its global step, or None to start afresh; refuses another run's.
+
+    ``mode``: ``auto`` continues when ``folder`` holds a resume point, ``true`` requires one,
+    ``false`` requires that there is none (so two runs never mix in one folder).
+    """
+    if mode not in RESUME_MODES:
+        raise ConfigError("resume", mode, "allowed values are auto, true, false")
+    path = folder / LAST
+    if not path.exists():
+        if mode is True:
+            raise ConfigError(
+                "resume",
+                mode,
+                f"{path} does not exist; name the folder of the run to continue with hydra.run.dir=<folder>",
+            )
+        return None
+    if mode is False:
+        raise ConfigError(
+            "resume",
+            mode,
+            f"{folder.parent} holds a stopped run ({path}); continue it with resume=auto, or choose another folder",
+        )
+    return path, check_identity(path, identity)
+
+
+def check_identity(path: Path, identity: dict[str, Any]) -> int:
+    """The global step of the checkpoint at ``path``; raises unless a run with ``identity`` wrote it.
+
+    Loads only tensors and plain values.
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        written = checkpoint.get("arena")
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        raise DataError(
+            f"{path} holds a pickled object "
+            f"({found.group(1) if found else 'not a tensor or plain value'}) and is not loaded: "
+            "checkpoints are read as tensors and plain values only; delete it to start the run afresh"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint gets the same advice
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise DataError(
+            f"{path} cannot be read ({type(error).__name__}: {reason}); delete it to start the run afresh"
+        ) from None
+    if written is None:
+        raise DataError(f"{path} was not written by Attention Arena (no run identity in it); use another run folder")
+    ours = f"modality={identity['modality']} model={identity['model']}"
+    theirs = f"modality={written['modality']} model={written['model']}"
+    if ours != theirs:
+        raise ConfigError(
+            "resume",
+            "auto",
+            f"{path} was written by a {theirs} run, not {ours}; continue it with {theirs}, or choose another folder",
+        )
+    differ = sorted(
+        key
+        for key in identity["settings"].keys() | written["settings"].keys()
+        if identity["settings"].get(key) != written["settings"].get(key)
+    )
+    if differ:
+        changes = ", ".join(
+            f"{key}={written['settings'].get(key)!r} there, {identity['settings'].get(key)!r} here"
+            for key in differ[:5]
+        )
+        raise ConfigError(
+            "resume",
+            "auto",
+            f"{path} was written with other settings ({changes}); "
+            "continue it with the same settings, or choose another folder",
+        )
+    return int(checkpoint["global_step"])

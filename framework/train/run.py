@@ -1,0 +1,159 @@
+"""Running one experiment: fit, pick the best validation checkpoint, test it, write ``results.json``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
+from pytorch_lightning.utilities import rank_zero_only
+
+from framework.config.checks import seed_of
+from framework.core.errors import ConfigError
+from framework.runs.identity import checkpoint_identity, run_identity, variant_of
+from framework.runs.job import Job
+from framework.runs.preflight import check_output_folder
+from framework.runs.results import Results, strip_prefix, write_results
+from framework.train.budget import count_parameters
+from framework.train.build import assemble, build_callbacks, build_parts, build_trainer, sized_to_budget
+from framework.train.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
+from framework.train.loggers import build_logger, closing_logger, log_summary
+from framework.train.resume import LAST, ResumePoint, resume_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
+    """Trains and tests one (modality, model, seed) and writes ``results.json`` into ``cfg.output_dir``.
+
+    The test metrics come from the checkpoint with the best validation accuracy. ``overrides``
+    are the command-line overrides that produced ``cfg``, recorded in the results.
+    """
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    pl.seed_everything(seed_of(cfg), workers=True, verbose=False)
+    parts = build_parts(cfg)
+    modality, spec = parts.modality, parts.modality.spec
+    identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
+    resume_from, resume_step = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity) or (None, None)
+    throughput, stop = TrainingThroughput(), GracefulStop()
+    callbacks = build_callbacks(cfg.callbacks) + [
+        throughput,
+        FiniteLoss(),
+        stop,
+        ResumePoint(output_dir / "checkpoints", identity),
+    ]
+    trainer = build_trainer(cfg.trainer, callbacks, output_dir)
+    check_process_launch(trainer)
+
+    try:
+        modality.prepare_data()
+        modality.setup("fit")
+    except ConfigError as error:  # a value that only the data shows to be wrong (e.g. an empty vocabulary)
+        raise error.in_group("modality") from None
+    parts, width = sized_to_budget(cfg, parts)
+    module = assemble(parts)
+    check_output_folder(output_dir, count_parameters(module))
+    if cfg.compile.enabled:
+        module.compile(mode=cfg.compile.mode, dynamic=cfg.compile.dynamic)
+    variant = variant_of(overrides)
+    # Built last: a logger writes files (or starts a W&B run) as soon as it exists, and a run that fails
+    # on its data must leave nothing behind.
+    logger = build_logger(
+        cfg.logger,
+        OmegaConf.to_container(cfg, resolve=True),
+        tags=variant.split() if variant != "default" else (),
+        resumed_at=resume_step,
+    )
+    trainer.loggers = [logger] if logger else []
+    if resume_from is not None:
+        log.info("continuing from %s", resume_from)
+    with closing_logger(logger), stop.listening():
+        # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
+        trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
+        best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")
+        best_val = trainer.validate(
+            module, datamodule=modality, ckpt_path=best or None, verbose=False, weights_only=True
+        )[0]
+        test = trainer.test(module, datamodule=modality, ckpt_path=best or None, weights_only=True)[0]
+        results: Results = {
+            **run_identity(cfg, overrides),
+            "modality": spec.name,
+            "dataset": spec.dataset,
+            "status": "ok",
+            "test": strip_prefix(test, "test"),
+            "best_val": strip_prefix(best_val, "val"),
+            "checkpoint": str(Path(best).relative_to(output_dir)) if best else None,
+            "epochs": trainer.current_epoch,
+            "resumed": resume_from is not None,
+            "precision": trainer.precision,
+            "params": count_parameters(module),
+            "param_budget": parts.param_budget,
+            "width": {type(parts.encoder).width_key: width},
+            "throughput": {"element": spec.element, **throughput.summary()},
+            "wall_time_s": round(time.perf_counter() - started, 2),
+            # Properties of the trained model that check callbacks (framework.train.probes) measured.
+            "checks": {
+                key: value
+                for callback in callbacks
+                if hasattr(callback, "checks")
+                for key, value in callback.checks().items()
+            },
+        }
+        log_summary(logger, results)
+    if trainer.is_global_zero:
+        path = write_results(output_dir, results)
+        log.info("test accuracy %.4f, results in %s", results["test"]["acc"], path)
+    return results
+
+
+def main(cfg: DictConfig) -> float:
+    """Command-line entry: runs the job inside its :class:`~framework.runs.job.Job` guard.
+
+    Returns the best validation accuracy: what a sweeper (Optuna) may optimise; the test score stays unseen.
+    Inside a multirun, a config that already finished is reused instead of trained again, and a
+    job that fails is recorded as failed (its score is NaN) so that the sweep goes on.
+    """
+    hydra = HydraConfig.get()
+    job = Job(
+        cfg,
+        # As typed: an override such as model.dim=${nope} is the config check's to refuse, not this line's.
+        OmegaConf.to_container(hydra.overrides.task, resolve=False),
+        multirun=hydra.mode == RunMode.MULTIRUN,
+        rank_zero=rank_zero_only.rank == 0,
+        log_name=f"{hydra.job.name}.log",
+        resume_point=Path(cfg.output_dir) / "checkpoints" / LAST,
+    )
+    if (reused := job.reused()) is not None:
+        return reused["best_val"]["acc"]
+    with job.guard():
+        job.results = run(cfg, job.overrides)
+    return job.score
+
+
+def check_process_launch(trainer: pl.Trainer) -> None:
+    """Refuses DDP processes that Lightning would start by running the command line again, inside a multirun.
+
+    Each copy would run the whole sweep again. Processes started by SLURM (``experiment=slurm_ddp``)
+    or torchrun are not Lightning's to start, and work in a multirun.
+    """
+    relaunches = (
+        isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
+        and trainer.num_devices > 1
+        and not trainer.strategy.cluster_environment.creates_processes_externally
+    )
+    if relaunches and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError(
+            "trainer.devices",
+            trainer.num_devices,
+            "a multirun (-m) cannot start DDP processes on this machine: Lightning starts them by running the command "
+            "again, and each copy would run the whole sweep; run each job alone (without -m), or submit the sweep to "
+            "SLURM with experiment=slurm_ddp, where SLURM starts the processes",
+        )

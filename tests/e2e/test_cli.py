@@ -1,0 +1,181 @@
+"""The command line: bad input, results.json, multirun and W&B, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CONF, QUIET, config_names
+
+from framework.core.catalogue import scopes
+
+FAST = ["trainer=debug", *QUIET]
+
+
+def results_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("results.json"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["model=attn", "model.heads=3"],
+            "model.heads=3: must divide dim=64; allowed values are 1, 2, 4, 8, 16, 32, 64",
+        ),
+        (["modality.patch=3"], "modality.patch=3: must divide the 8x8 digits images; allowed values are 1, 2, 4, 8"),
+        (["optimizer.lr=-0.1"], "optimizer.lr=-0.1: the learning rate must be a positive number"),
+        (["modality.train_fraction=1.5"], "modality.train_fraction=1.5: must be in (0, 1]"),
+        (["modality.train_fraction=0"], "modality.train_fraction=0: must be in (0, 1]"),
+        (["model=rnn", "model.cell=tanh"], "model.cell='tanh': allowed values are lstm, gru"),
+        (["+model.depth=2"], "model.depth=2: unknown key"),
+        (["model.dim=wide"], "model.dim='wide': must be of type int"),
+        (["optimizer.lr=fast"], "optimizer.lr='fast': the learning rate must be a positive number"),
+        (
+            ["modality=text", "modality.dataset=ambiguity", "modality.min_freq=100000"],
+            "modality.min_freq=100000: leaves an empty vocabulary: the most frequent training word occurs",
+        ),
+        (["modality=text", "model=window_fc", "model.window=-1"], "model.window=-1: must be 0 or more"),
+        (["modality=text", "modality.dataset=wiki"], "modality.dataset='wiki': allowed values are ud_ewt, ambiguity"),
+    ],
+    ids=[
+        "heads",
+        "patch",
+        "lr",
+        "fraction_high",
+        "fraction_zero",
+        "cell",
+        "unknown_key",
+        "dim_type",
+        "lr_type",
+        "empty_vocabulary",
+        "negative_window",
+        "text_dataset",
+    ],
+)
+def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
+    result = cli(*FAST, *overrides)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: invalid config value {message}")
+    assert not any(run.is_dir() for run in (tmp_path / "outputs").glob("*/*")), "a run folder was left behind"
+
+
+@pytest.mark.parametrize("group", ["modality", "model", "logger", "trainer"])
+def test_an_unknown_plugin_name_lists_the_available_ones(cli, group):
+    result = cli(f"{group}=nope")
+    assert result.returncode != 0
+    assert f"Could not find '{group}/nope'" in result.stderr
+    assert f"Available options in '{group}':" in result.stderr
+    assert all(name in result.stderr for name in config_names(group))
+
+
+def test_a_run_writes_results_with_test_and_best_validation_metrics(cli, tmp_path):
+    result = cli("trainer.max_epochs=3", "logger=csv", "seed=1", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (path,) = results_files(tmp_path / "outputs")
+    results = json.loads(path.read_text())
+    assert results["modality"] == "image" and results["model"] == "attn" and results["seed"] == 1
+    assert set(results["test"]) == set(results["best_val"]) == {"acc", "f1", "loss"}
+    assert results["params"] > 0 and results["wall_time_s"] > 0
+    # 64 pixels per image; both rates are rounded to 0.1, so 64 × the rounded image rate is off by up to 64 × 0.05.
+    throughput = results["throughput"]
+    assert abs(throughput["elements_per_s"] - 64 * throughput["samples_per_s"]) <= 64 * 0.05 + 0.05
+    assert results["overrides"] == ["trainer.max_epochs=3", "logger=csv", "seed=1", *QUIET[1:]]
+
+
+def test_the_test_score_comes_from_the_best_validation_checkpoint(cli, tmp_path):
+    result = cli("trainer.max_epochs=4", "logger=csv", "optimizer.lr=0.01", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (path,) = results_files(tmp_path / "outputs")
+    results = json.loads(path.read_text())
+    rows = [line.split(",") for line in (path.parent / "csv" / "metrics.csv").read_text().splitlines()]
+    header = rows[0]
+    val_acc = [float(row[header.index("val/acc")]) for row in rows[1:] if row[header.index("val/acc")]]
+    *per_epoch, from_checkpoint = val_acc  # one validation per epoch, then one of the checkpoint tested
+    assert len(per_epoch) == 4 and results["checkpoint"] == "checkpoints/best.ckpt"
+    assert from_checkpoint == pytest.approx(max(per_epoch), abs=1e-6)
+    assert results["best_val"]["acc"] == pytest.approx(max(per_epoch), abs=1e-6)
+
+
+def test_an_incompatible_pair_exits_non_zero_with_one_line(cli, tmp_path):
+    result = cli(*FAST, "model=attn", "model.scope=window")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: model 'attn' cannot run on modality 'image': attention scope 'window' is not offered by image "
+        "(offered: full, graph); set model.scope to one of those"
+    )
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_two_job_multirun_writes_two_results(cli, tmp_path, launcher):
+    result = cli("-m", "model=attn,cnn", *FAST, f"hydra/launcher={launcher}", timeout=600)
+    assert result.returncode == 0, result.stderr
+    paths = results_files(tmp_path / "multirun")
+    assert len(paths) == 2 and paths[0].parent != paths[1].parent
+    assert sorted(json.loads(p.read_text())["model"] for p in paths) == ["attn", "cnn"]
+
+
+def test_an_offline_wandb_run_writes_its_run_files(cli, tmp_path):
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "outputs").rglob("offline-run-*")
+    (run_file,) = run_dir.glob("run-*.wandb")  # what `wandb sync` uploads: config, metrics, summary
+    logged = run_file.read_bytes()
+    assert b"attention-arena" in logged and b"warmup_fraction" in logged and b"test/acc" in logged
+
+
+def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "10")
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
+    assert result.returncode == 0, result.stderr
+    assert "W&B could not start online" in result.stdout + result.stderr
+    assert results_files(tmp_path / "outputs") and list((tmp_path / "outputs").rglob("offline-run-*"))
+
+
+@pytest.mark.parametrize("flag", ["--help", "--list"])
+def test_help_and_list_do_not_import_torch(modules_imported_by, flag):
+    imported = modules_imported_by(flag)
+    assert "framework.core.sources" in imported, "run.py did not run"
+    assert not {"torch", "pytorch_lightning"} & imported
+
+
+def test_list_names_every_modality_model_dataset_and_scope(cli):
+    result = cli("--list")
+    assert result.returncode == 0, result.stderr
+    for group in ("modality", "model"):
+        for name in config_names(group):
+            summary = (CONF / group / f"{name}.yaml").read_text().splitlines()[0].removeprefix("# ")
+            assert f"\n  {name}: {summary}\n" in result.stdout
+    first_columns = {line[2:].split("  ")[0] for line in result.stdout.splitlines()}
+    datasets = {"digits (image)", "mnist (image)", "ud_ewt (text)", "ambiguity (text)", "fsdd (speech)", "sbm (graph)"}
+    assert datasets | set(scopes()) <= first_columns
+
+
+def test_list_shows_each_option_with_its_default_and_comment(cli):
+    lines = [line.split(maxsplit=1) for line in cli("--list").stdout.splitlines()]
+    assert ["heads=4", "attention heads; must divide dim"] in lines
+    assert [
+        "positional.kind=sinusoidal",
+        "none | sinusoidal | learned (graphs have no order: none is used there)",
+    ] in lines
+    assert not any(words[0].startswith(("_target_", "name=", "seed=", "data_dir=")) for words in lines if words)
+
+
+def test_each_dataset_is_listed_with_its_own_note(cli):
+    notes = dict(line[2:].split(maxsplit=2)[::2] for line in cli("--list").stdout.splitlines() if " (graph) " in line)
+    planetoid = "Planetoid, public split: 20 labels per class, 500 val, 1,000 test"
+    assert notes == {"cora": planetoid, "citeseer": planetoid, "pubmed": planetoid, "sbm": "generated"}
+
+
+def test_help_shows_how_to_list_and_the_groups_a_user_picks_but_not_the_study_arms(cli):
+    result = cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert "python run.py --list" in result.stdout
+    groups = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert "modality: graph, image, speech, text" in groups and "experiment/claims: " in groups
+    assert "arm/" not in groups and "hydra/" not in groups

@@ -1,0 +1,77 @@
+"""Output and logging faults: an unwritable or full run folder stops a run before training; W&B trouble never does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import QUIET
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The run's only stderr line, after checking that it failed with status 2 and no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
+def test_a_run_folder_that_cannot_be_created_is_one_line(cli, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+
+    line = one_line_error(cli("trainer=debug", *QUIET, f"hydra.run.dir={tmp_path / 'file' / 'run'}"))
+
+    assert line.startswith(f"error: cannot create the run folder {tmp_path / 'file' / 'run'} (Not a directory)")
+    assert "hydra.run.dir=<folder>" in line
+
+
+def test_a_sweep_folder_that_cannot_be_created_is_one_line(cli, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+
+    line = one_line_error(cli("-m", "trainer=debug", *QUIET, f"hydra.sweep.dir={tmp_path / 'file' / 'sweep'}"))
+
+    assert "hydra.sweep.dir=<folder>" in line
+
+
+def test_an_output_dir_that_cannot_be_written_stops_the_run_before_training(cli, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+
+    line = one_line_error(cli("trainer=debug", *QUIET, f"output_dir={tmp_path / 'file' / 'run'}"))
+
+    assert line.startswith(f"error: cannot write to the run folder {tmp_path / 'file' / 'run'}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB file system (tmpfs), unmounted afterwards; skips where mounting is not allowed."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_folder_without_room_for_the_checkpoints_stops_the_run_before_training(cli, small_disk):
+    line = one_line_error(cli("trainer=debug", *QUIET, f"hydra.run.dir={small_disk / 'run'}"))
+
+    assert line.startswith(f"error: the run folder {small_disk / 'run'} has 1.0 MiB free")
+    assert "free some space or choose another folder" in line
+    assert not (small_disk / "run").exists()  # nothing half-written is left behind
+
+
+def test_a_bad_wandb_key_warns_and_logs_offline_with_the_same_result(cli, tmp_path, monkeypatch):
+    baseline = cli("trainer=debug", *QUIET, "hydra.run.dir=plain")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "bad")  # W&B refuses keys shorter than 40 characters
+
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:], "hydra.run.dir=logged")
+
+    assert baseline.returncode == 0 and result.returncode == 0, result.stderr
+    assert "W&B is misconfigured (WANDB_API_KEY invalid" in result.stdout + result.stderr
+    assert list((tmp_path / "logged" / "wandb").glob("offline-run-*"))
+    tested = [json.loads((tmp_path / run / "results.json").read_text())["test"] for run in ("plain", "logged")]
+    assert tested[0] == tested[1]

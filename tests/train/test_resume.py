@@ -1,0 +1,202 @@
+"""Runs that survive being stopped: killed runs resume exactly, signals stop cleanly, checkpoints are checked."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import QUIET, ROOT
+
+from framework.core.errors import ConfigError, DataError
+from framework.train.resume import LAST, check_identity
+from framework.train.run import run
+
+# Six short epochs of a small attention model on digits: each epoch takes well under a second.
+SMALL_RUN = ["model.dim=16", "model.layers=1", "trainer.max_epochs=6", "logger=csv", *QUIET[1:]]
+KEPT = ("test", "best_val", "epochs", "checkpoint")
+
+
+def start(folder: Path, cache: Path, *extra: str) -> subprocess.Popen:
+    """Starts ``run.py`` with :data:`SMALL_RUN` writing into ``folder``."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), *extra, *SMALL_RUN, f"hydra.run.dir={folder}"],
+        cwd=folder.parent,
+        env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Waits for ``process`` and returns what it printed."""
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def stop_after_an_epoch(process: subprocess.Popen, folder: Path, how: signal.Signals) -> int:
+    """Sends ``how`` once the resume point holds a finished epoch (and training goes on); returns that epoch."""
+    last, deadline = folder / "checkpoints" / LAST, time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if last.exists() and (epoch := torch.load(last, weights_only=True)["epoch"]) >= 1:
+            process.send_signal(how)
+            return epoch
+        time.sleep(0.02)
+    raise AssertionError("the run ended before it could be stopped")
+
+
+def outcome(folder: Path) -> dict:
+    """The figures an interrupted-and-resumed run must share with an uninterrupted one."""
+    results = json.loads((folder / "results.json").read_text())
+    return {key: results[key] for key in KEPT}
+
+
+def validated_epochs(folder: Path) -> list[int]:
+    """The epochs of the ``val/acc`` rows in the run's CSV log (the last is the best checkpoint's, after training)."""
+    with (folder / "csv" / "metrics.csv").open(newline="") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file) if row["val/acc"]]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> dict:
+    """The outcome of :data:`SMALL_RUN` run from start to end."""
+    folder = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = finish(start(folder, shared_cache))
+    assert result.returncode == 0, result.stderr
+    return outcome(folder)
+
+
+def test_a_run_killed_mid_training_resumes_to_the_same_results(tmp_path, shared_cache, uninterrupted):
+    folder = tmp_path / "run"
+    killed = start(folder, shared_cache)
+    epoch = stop_after_an_epoch(killed, folder, signal.SIGKILL)
+    assert finish(killed).returncode == -signal.SIGKILL and not (folder / "results.json").exists()
+
+    resumed = finish(start(folder, shared_cache, "resume=true"))
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"continuing from {folder / 'checkpoints' / LAST}" in (folder / "run.log").read_text()
+    assert epoch < uninterrupted["epochs"]
+    assert outcome(folder) == uninterrupted
+    assert validated_epochs(folder) == list(
+        range(uninterrupted["epochs"] + 1)
+    )  # the log keeps the epochs before the kill
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_run_cleanly_and_the_same_folder_continues_it(tmp_path, shared_cache, uninterrupted, how):
+    folder = tmp_path / "run"
+    stopped = start(folder, shared_cache)
+    stop_after_an_epoch(stopped, folder, how)
+    result = finish(stopped)
+    record = json.loads((folder / "results.json").read_text())
+
+    assert result.returncode == 128 + how
+    assert "Traceback" not in result.stderr
+    assert f"error: stopped by {how.name} at epoch" in result.stderr
+    assert f"hydra.run.dir={folder} to continue" in result.stderr
+    assert record["status"] == "interrupted" and record["traceback"] is None
+    assert not list(folder.rglob("*.part"))
+
+    resumed = finish(start(folder, shared_cache))  # resume=auto: the folder's resume point is enough
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert outcome(folder) == uninterrupted
+    assert validated_epochs(folder) == list(range(uninterrupted["epochs"] + 1))
+
+
+def test_resume_true_without_a_resume_point_names_the_missing_file(make_config, tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"resume=True: .*last\.ckpt does not exist; name the folder .*hydra\.run\.dir"
+    ):
+        run(make_config("resume=true"))
+
+
+def test_resume_false_refuses_a_folder_that_holds_a_stopped_run(make_config, finished_folder):
+    with pytest.raises(ConfigError, match=r"resume=False: .* holds a stopped run .*resume=auto"):
+        run(make_config(f"output_dir={finished_folder}", "resume=false"))
+
+
+@pytest.fixture
+def finished_folder(make_config, tmp_path) -> Path:
+    """The folder of a finished one-epoch ``attn`` run on digits (with its resume point)."""
+    folder = tmp_path / "finished"
+    run(
+        make_config(f"output_dir={folder}", "trainer=default", "trainer.max_epochs=1", "model.dim=16", "model.layers=1")
+    )
+    assert (folder / "checkpoints" / LAST).exists()
+    return folder
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_both(make_config, finished_folder):
+    with pytest.raises(ConfigError, match=r"written by a modality=image model=attn run, not modality=image model=cnn"):
+        run(make_config(f"output_dir={finished_folder}", "model=cnn"))
+
+
+def test_a_checkpoint_with_other_settings_is_refused_naming_the_setting(make_config, finished_folder):
+    with pytest.raises(ConfigError, match=r"written with other settings \(.*model\.layers=1 there, 2 here"):
+        run(
+            make_config(
+                f"output_dir={finished_folder}",
+                "trainer=default",
+                "trainer.max_epochs=1",
+                "model.dim=16",
+                "model.layers=2",
+            )
+        )
+
+
+def test_a_checkpoint_that_holds_more_than_tensors_is_not_unpickled(tmp_path, finished_folder):
+    path = tmp_path / LAST
+    checkpoint = torch.load(finished_folder / "checkpoints" / LAST, weights_only=True)
+    torch.save({**checkpoint, "payload": Path("anything")}, path)  # any pickled object, not a tensor
+
+    with pytest.raises(
+        DataError,
+        match=r"holds a pickled object \(pathlib.PosixPath\) and is not loaded: .*tensors and plain values only",
+    ):
+        check_identity(path, checkpoint["arena"])
+
+
+def test_a_truncated_resume_point_is_a_clear_error(tmp_path, finished_folder):
+    path = tmp_path / LAST
+    whole = (finished_folder / "checkpoints" / LAST).read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+
+    with pytest.raises(DataError, match=r"last\.ckpt cannot be read"):
+        check_identity(path, {})
+
+
+def test_a_stopped_sweep_rerun_in_its_folder_continues_the_stopped_job_and_runs_the_rest(tmp_path, shared_cache):
+    sweep = tmp_path / "sweep"
+    command = [
+        "-m",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep}",
+        f"sweep.index_dir={tmp_path / 'done'}",
+        "sweep.report=false",
+    ]
+    stopped = start(tmp_path / "unused", shared_cache, *command)
+    stop_after_an_epoch(stopped, sweep / "0_image_attn_seed0", signal.SIGTERM)
+    result = finish(stopped)
+
+    assert result.returncode == 128 + signal.SIGTERM
+    assert f"hydra.sweep.dir={sweep} to continue" in result.stderr
+    assert not (sweep / "1_image_attn_seed1").exists()  # the sweep stopped as a whole
+
+    rerun = finish(start(tmp_path / "unused", shared_cache, *command))
+
+    assert rerun.returncode == 0, rerun.stderr
+    jobs = {path.parent.name: json.loads(path.read_text()) for path in sweep.glob("*/results.json")}
+    assert {name: (job["status"], job["resumed"]) for name, job in jobs.items()} == {
+        "0_image_attn_seed0": ("ok", True),
+        "1_image_attn_seed1": ("ok", False),
+    }
