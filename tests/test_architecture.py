@@ -26,9 +26,9 @@ LAYERS: dict[str, set[str]] = {
     "config": {"core"},
     "nn": {"core"},
     "viz": {"core"},
-    "runs": {"core", "io", "config"},
+    "runs": {"core", "io"},
     "analysis": {"core", "io", "runs", "viz"},
-    "train": {"core", "io", "config", "nn", "viz", "runs"},
+    "train": {"core", "io", "config", "nn", "runs"},
 }
 """Each layer of ``framework/`` and the layers it may import."""
 TORCH_FREE = ("io", "config", "runs", "analysis")

@@ -118,7 +118,7 @@ class Modality(pl.LightningDataModule, ABC):
         ``positions`` ``[Q]`` over all ``N`` elements; ask only for the rows drawn, each costs ``N``
         scores. A picture of a few query elements shows ``queries`` of them; a matrix at most
         ``max_elements`` elements along an axis. Build the figure with
-        :func:`framework.viz.figures.new_figure`. The default draws nothing (returns None).
+        :func:`framework.new_figure` (or :func:`framework.matrix_figure`). The default draws nothing (returns None).
         """
         return None
 

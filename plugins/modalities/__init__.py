@@ -1,1 +1,1 @@
-"""Modality plugins: datasets, structure, masks and input encoders (see ``framework.core.modality``)."""
+"""Modality plugins: datasets, structure, masks and input encoders (see ``framework.Modality``)."""

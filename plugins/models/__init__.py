@@ -1,1 +1,1 @@
-"""Model plugins: encoders over embedded vector sets (see ``framework.core.encoder``)."""
+"""Model plugins: encoders over embedded vector sets (see ``framework.Encoder``)."""
