@@ -76,7 +76,7 @@ def reference_epochs(overrides: list[str], epochs: int, device: str) -> list[dic
     modality.setup("fit")
     model = assemble(parts).to(device)
     train, val = modality.train_dataloader(), modality.val_dataloader()
-    optimizer = parts.optimizer(model.parameters())
+    optimizer = parts.optimizer(model)
     schedule = (
         warmup_cosine(optimizer, epochs * len(train), parts.warmup_fraction)
         if parts.warmup_fraction is not None

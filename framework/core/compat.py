@@ -18,6 +18,8 @@ def missing_for(spec: ModalitySpec, needs: ModelRequirement) -> str | None:
         )
     if needs.needs_edges and not spec.has_edges:
         return f"it needs edges, and {spec.name} provides none"
+    if needs.raw_inputs and spec.raw_features is None:
+        return f"it reads raw features, and {spec.name} offers none; set model.inputs=shared"
     return None
 
 

@@ -33,6 +33,8 @@ class Encoder(nn.Module, ABC):
     requires: ClassVar[ModelRequirement]
     width_key: ClassVar[str]
     """The config key that sets this family's width; ``model.param_budget`` scales it."""
+    classifies: bool = False
+    """Whether the outputs are already class scores (width ``spec.num_classes``), so the run adds no head."""
 
     def __init__(self, spec: ModalitySpec, dim: int) -> None:
         super().__init__()
@@ -45,7 +47,12 @@ class Encoder(nn.Module, ABC):
 
     @abstractmethod
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
-        """Per-element outputs ``[B, N, D]`` for inputs ``h`` ``[B, N, D]``."""
+        """Per-element outputs for inputs ``h``.
+
+        Shapes:
+            h: ``[B, N, D]``, or ``[B, N, F]`` for a model that reads raw features
+            output: ``[B, N, D]``, or ``[B, N, C]`` for a model that classifies
+        """
 
     def forward_set(self, h: Tensor, batch: VectorSet) -> Tensor:
         """One vector per set ``[B, D]``; the mean over real elements unless a model overrides it."""

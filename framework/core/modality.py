@@ -97,6 +97,14 @@ class Modality(pl.LightningDataModule, ABC):
     def input_encoder(self, dim: int) -> nn.Module:
         """A module mapping a batch's raw ``x`` to ``[B, N, dim]`` vectors; called after :meth:`setup`."""
 
+    def raw_input(self) -> nn.Module:
+        """A module mapping a batch to its raw features ``[B, N, spec.raw_features]``, for models that read them.
+
+        Only modalities whose spec sets ``raw_features`` offer it; it applies no projection (the
+        model's first layer is the projection), at most the modality's input dropout.
+        """
+        raise NotImplementedError(f"modality '{self.name}' offers no raw features")
+
     def edges(self, batch: VectorSet) -> Tensor:
         """The natural graph over ``batch`` as ``edge_index`` (see :mod:`framework.nn.edges`)."""
         raise NotImplementedError(f"modality '{self.name}' has no derived edges")

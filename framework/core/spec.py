@@ -39,6 +39,8 @@ class ModalitySpec:
         element: what one element is (``pixel``, ``token``), for reports.
         subsets: names of element subsets scored on their own (``acc_<name>``), in the order
             of the batch's ``subsets`` columns.
+        raw_features: width ``F`` of each element's raw feature vector when the modality can hand
+            models its raw features (:meth:`~framework.core.modality.Modality.raw_input`), else None.
     """
 
     name: str
@@ -51,6 +53,7 @@ class ModalitySpec:
     has_edges: bool = False
     element: str = "element"
     subsets: tuple[str, ...] = ()
+    raw_features: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,12 @@ class ModelRequirement:
         layouts: element arrangements the model can process.
         scope: the attention scope the model uses, or None if it does not attend.
         needs_edges: whether the model reads ``edge_index``.
+        raw_inputs: whether the model maps the modality's raw features itself (its first layer reads
+            ``spec.raw_features`` values per element, as in the GCN and GAT papers) instead of the
+            modality's shared encoding to ``model.dim``.
     """
 
     layouts: frozenset[Layout]
     scope: str | None = None
     needs_edges: bool = False
+    raw_inputs: bool = False

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch import nn
 
 from framework.config.checks import (
     binding_error,
@@ -23,7 +23,6 @@ from framework.config.checks import (
     config_errors,
     instantiated,
     is_number,
-    mentioned,
     seed_of,
     target_of,
 )
@@ -31,11 +30,13 @@ from framework.core.compat import check_compatible
 from framework.core.encoder import Encoder
 from framework.core.errors import ConfigError, MissingValue, one_of, require
 from framework.core.modality import Modality
-from framework.core.spec import ModalitySpec
+from framework.core.spec import ModalitySpec, ModelRequirement
 from framework.nn.positional import PositionalEncoding
 from framework.train.budget import fit_width, parse_budget
 from framework.train.loggers import check_logger
-from framework.train.module import ArenaModule, OptimizerFactory
+from framework.train.metrics import metric_names
+from framework.train.module import ArenaModule
+from framework.train.optim import GroupedOptimizer, optimizer_factory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ RUN_KEYS = (
     "seed",
     "resume",
     "output_dir",
+    "param_groups",
     "optimizer",
     "schedule",
     "compile",
@@ -82,8 +84,12 @@ def build(cls: type, options: dict[str, Any], group: str, **context: Any) -> Any
         raise problem from None
 
 
-def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    """The configured callbacks (``null`` entries dropped); a bad value names ``callbacks.<name>.<key>``."""
+def build_callbacks(cfg: DictConfig, spec: ModalitySpec) -> list[pl.Callback]:
+    """The configured callbacks (``null`` entries dropped); a bad value names ``callbacks.<name>.<key>``.
+
+    A callback that watches metrics (``monitor``) must name ones the run logs for ``spec``.
+    """
+    logged = [f"{split}/{name}" for split in ("val", "train") for name in metric_names(spec)]
     callbacks = []
     with config_errors(cfg):
         for name, options in cfg.items():
@@ -95,7 +101,11 @@ def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
                 options,
                 "must be null or a callback's settings with a _target_",
             )
-            callbacks.append(instantiated(options, f"callbacks.{name}", pl.Callback))
+            callback = instantiated(options, f"callbacks.{name}", pl.Callback)
+            watched = options.get("monitor")
+            for metric in list(watched) if isinstance(watched, ListConfig) else [] if watched is None else [watched]:
+                one_of(f"callbacks.{name}.monitor", metric, logged)
+            callbacks.append(callback)
     return callbacks
 
 
@@ -107,18 +117,6 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
         )
 
 
-def optimizer_factory(cfg: DictConfig) -> OptimizerFactory:
-    """A partial optimizer, checked now on a dummy parameter so bad values fail before any data loads."""
-    lr = cfg.get("lr")
-    require(is_number(lr) and lr > 0, "optimizer.lr", lr, "the learning rate must be a positive number")
-    factory = instantiated(cfg, "optimizer", torch.optim.Optimizer, supplied=["params"], _partial_=True)
-    try:
-        factory([torch.nn.Parameter(torch.zeros(1))])
-    except (TypeError, ValueError) as error:
-        raise mentioned(error, cfg, "optimizer") from None
-    return factory
-
-
 @dataclass
 class Parts:
     """Everything a run builds from the config before it touches any data."""
@@ -126,9 +124,10 @@ class Parts:
     modality: Modality
     encoder: Encoder
     positional: PositionalEncoding
-    optimizer: OptimizerFactory
+    optimizer: GroupedOptimizer
     warmup_fraction: float | None
     param_budget: int | None
+    requirement: ModelRequirement
 
 
 def build_parts(cfg: DictConfig) -> Parts:
@@ -156,6 +155,17 @@ def build_parts(cfg: DictConfig) -> Parts:
         if needs.needs_edges:
             modality.provide_edges()
         encoder, positional = build_model(cfg, spec)
+        optimizer = optimizer_factory(cfg.optimizer, cfg.param_groups)
+        head = [] if encoder.classifies else [("head.weight", None), ("head.bias", None)]
+        optimizer.check_early([*prefixed("encoder", encoder), *prefixed("positional", positional), *head])
+        if needs.raw_inputs:
+            kind = cfg.model.positional.kind
+            require(
+                kind == "none",
+                "model.positional.kind",
+                kind,
+                "a model that reads raw features takes no position vectors; set model.positional.kind=none",
+            )
         warmup = cfg.schedule.warmup_fraction
         require(
             warmup is None or (is_number(warmup) and 0 <= warmup < 1),
@@ -169,10 +179,16 @@ def build_parts(cfg: DictConfig) -> Parts:
             modality,
             encoder,
             positional,
-            optimizer_factory(cfg.optimizer),
+            optimizer,
             warmup,
             parse_budget(cfg.model.param_budget),
+            needs,
         )
+
+
+def prefixed(prefix: str, module: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """``module``'s named parameters as the whole model names them (``encoder.layers.0.conv.bias``)."""
+    return [(f"{prefix}.{name}", parameter) for name, parameter in module.named_parameters()]
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -208,10 +224,12 @@ def build_model(cfg: DictConfig, spec: ModalitySpec, **overrides: Any) -> tuple[
 
 
 def assemble(parts: Parts) -> ArenaModule:
-    """The whole model: the modality's input encoder at the encoder's width, positions, encoder and head."""
+    """The whole model: the modality's input encoding (its raw features, or its encoder at the model's width),
+    positions, encoder and head."""
+    modality = parts.modality
     return ArenaModule(
-        parts.modality.spec,
-        parts.modality.input_encoder(parts.encoder.dim),
+        modality.spec,
+        modality.raw_input() if parts.requirement.raw_inputs else modality.input_encoder(parts.encoder.dim),
         parts.positional,
         parts.encoder,
         parts.optimizer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,75 @@ import torch
 from torch import Tensor
 
 from framework.core.batch import VectorSet
-from framework.core.errors import Interrupted, TrainingDiverged
+from framework.core.errors import Interrupted, TrainingDiverged, one_of, require
+
+EARLY_STOP_RULES = ("best", "mean")
+
+
+class EarlyStop(pl.Callback):
+    """Stops training when the monitored validation metrics stop improving, by one of the papers' rules.
+
+    - ``rule=best`` (Veličković et al. 2018, GAT: patience 100 on validation loss and accuracy):
+      stop once no monitored metric has improved on its best for ``patience`` validations; a metric
+      named ``*loss`` improves by not going up, any other by not going down, and an improvement
+      of any one of them resets the count.
+    - ``rule=mean`` (Kipf & Welling 2017, GCN: window 10 on validation loss): stop once the one
+      monitored loss is above its mean over the ``patience`` validations before it.
+
+    The weights tested are the checkpoint callback's choice (the best validation accuracy).
+
+    Args:
+        monitor: the metric watched (``val/loss``), or a list of them (``rule=best`` only).
+        patience: validations without an improvement (``best``), or the window of the mean (``mean``).
+        rule: ``best`` or ``mean``.
+    """
+
+    def __init__(self, monitor: str | list[str], patience: int, rule: str = "best") -> None:
+        monitors = [monitor] if isinstance(monitor, str) else list(monitor)
+        require(
+            bool(monitors) and all(isinstance(name, str) for name in monitors),
+            "monitor",
+            monitor,
+            "name a validation metric (val/loss) or a list of them",
+        )
+        require(patience > 0, "patience", patience, "must be a positive integer (validations without improvement)")
+        one_of("rule", rule, EARLY_STOP_RULES)
+        require(
+            rule == "best" or (len(monitors) == 1 and monitors[0].endswith("loss")),
+            "monitor",
+            monitor,
+            "rule=mean watches one loss (val/loss)",
+        )
+        self.monitors, self.patience, self.rule = tuple(monitors), patience, rule
+        self.best: dict[str, float] = {}
+        self.waited = 0
+        self.history: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        values = {name: float(trainer.callback_metrics[name]) for name in self.monitors}
+        if self.rule == "mean":
+            (value,) = values.values()
+            window, self.history = self.history[-self.patience :], [*self.history[-self.patience :], value]
+            if len(window) == self.patience and value > statistics.fmean(window):
+                trainer.should_stop = True
+            return
+        improved = False
+        for name, value in values.items():
+            best = self.best.get(name)
+            if best is None or (value <= best if name.endswith("loss") else value >= best):
+                self.best[name], improved = value, True
+        self.waited = 0 if improved else self.waited + 1
+        if self.waited >= self.patience:
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict:
+        return {"best": dict(self.best), "waited": self.waited, "history": list(self.history)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best, self.waited = dict(state_dict["best"]), state_dict["waited"]
+        self.history = list(state_dict["history"])
 
 
 class TrainingThroughput(pl.Callback):

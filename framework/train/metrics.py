@@ -36,6 +36,11 @@ class SubsetAccuracy(Metric):
         return torch.where(self.total > 0, self.correct / self.total.clamp_min(1), torch.nan)
 
 
+def metric_names(spec: ModalitySpec) -> list[str]:
+    """What every split logs as ``<split>/<name>``: ``loss``, ``acc``, ``f1`` and ``acc_<subset>`` per named subset."""
+    return ["loss", "acc", "f1", *(f"acc_{name}" for name in spec.subsets)]
+
+
 def split_metrics(spec: ModalitySpec) -> MetricCollection:
     """``acc`` (micro) and ``f1`` (macro) over labelled elements (or sets), plus ``acc_<subset>`` per named subset."""
     # validate_args=False: the labels come from the modality, and checking them reads them back

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -15,7 +15,7 @@ from framework.core.encoder import Encoder
 from framework.core.spec import ModalitySpec, Target
 from framework.train.metrics import split_metrics
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
 SPLITS = ("train", "val", "test")
 
 
@@ -26,8 +26,8 @@ class ArenaModule(pl.LightningModule):
         spec: the modality's spec (target kind and classes decide the head).
         input_encoder: the modality's raw-input embedding, ``batch → [B, N, D]``.
         positional: adds position vectors, ``(h, batch) → h``.
-        encoder: the model under comparison.
-        optimizer: builds the optimizer from the parameters.
+        encoder: the model under comparison; one that classifies gets no head.
+        optimizer: builds the optimizer for this module (its parameters, by name).
         warmup_fraction: share of the training steps with a linear learning-rate warm-up,
             followed by cosine decay to zero; ``None`` keeps the learning rate constant.
     """
@@ -44,7 +44,7 @@ class ArenaModule(pl.LightningModule):
         super().__init__()
         self.spec = spec
         self.input_encoder, self.positional, self.encoder = input_encoder, positional, encoder
-        self.head = nn.Linear(encoder.dim, spec.num_classes)
+        self.head = nn.Identity() if encoder.classifies else nn.Linear(encoder.dim, spec.num_classes)
         self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
         self.metrics = nn.ModuleDict(
             {f"{split}_metrics": split_metrics(spec).clone(prefix=f"{split}/") for split in SPLITS}
@@ -111,7 +111,7 @@ class ArenaModule(pl.LightningModule):
         self._log_epoch("test")
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = self.optimizer_factory(self)
         if self.warmup_fraction is None:
             return optimizer
         schedule = warmup_cosine(optimizer, int(self.trainer.estimated_stepping_batches), self.warmup_fraction)

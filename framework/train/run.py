@@ -44,7 +44,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
     resume_from, resume_step = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity) or (None, None)
     throughput, stop = TrainingThroughput(), GracefulStop()
-    callbacks = build_callbacks(cfg.callbacks) + [
+    callbacks = build_callbacks(cfg.callbacks, spec) + [
         throughput,
         FiniteLoss(),
         stop,

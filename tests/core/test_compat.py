@@ -33,6 +33,17 @@ def test_an_attention_scope_the_modality_does_not_offer_is_incompatible():
     assert "scope 'window' is not offered by graph" in missing_for(GRAPH, AttentionEncoder.requirement(scope="window"))
 
 
+def test_a_model_that_reads_raw_features_needs_a_modality_that_offers_them():
+    from plugins.models.mlp import MLPEncoder
+
+    text = ModalitySpec("text", "ud_ewt", Layout.SEQUENCE, Target.ELEMENT, 17, scopes=("full",), max_positions=64)
+    assert missing_for(text, MLPEncoder.requirement(inputs="raw")) == (
+        "it reads raw features, and text offers none; set model.inputs=shared"
+    )
+    graph = ModalitySpec(**{**GRAPH.__dict__, "raw_features": 1433})
+    assert missing_for(graph, MLPEncoder.requirement(inputs="raw")) is None
+
+
 @pytest.mark.parametrize("model", config_names("model"))
 @pytest.mark.parametrize("modality", config_names("modality"))
 def test_every_config_pair_runs_one_step_or_fails_the_compatibility_check(make_config, modality, model):

@@ -38,6 +38,19 @@ def results_files(root: Path) -> list[Path]:
         ),
         (["modality=text", "model=window_fc", "model.window=-1"], "model.window=-1: must be 0 or more"),
         (["modality=text", "modality.dataset=wiki"], "modality.dataset='wiki': allowed values are ud_ewt, ambiguity"),
+        (
+            ["+param_groups.first={params:'encoder.nope.*',weight_decay:0.1}"],
+            "param_groups.first.params='encoder.nope.*': matches no parameter of this model",
+        ),
+        (["+param_groups.first={params:'encoder.*',decay:0.1}"], "param_groups.first.decay=0.1: is not an option of"),
+        (
+            ["callbacks.early_stopping={_target_:framework.train.callbacks.EarlyStop,monitor:val/loss,patience:0}"],
+            "callbacks.early_stopping.patience=0: must be a positive integer",
+        ),
+        (
+            ["callbacks.early_stopping={_target_:framework.train.callbacks.EarlyStop,monitor:val/accuracy,patience:5}"],
+            "callbacks.early_stopping.monitor='val/accuracy': allowed values are val/loss, val/acc, val/f1",
+        ),
     ],
     ids=[
         "heads",
@@ -52,6 +65,10 @@ def results_files(root: Path) -> list[Path]:
         "empty_vocabulary",
         "negative_window",
         "text_dataset",
+        "param_group_matching_nothing",
+        "param_group_unknown_option",
+        "patience_zero",
+        "monitor_unknown",
     ],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 DATASETS = (*planetoid.NAMES, "sbm")
 CLASSES = {name: classes for name, (_, _, classes) in planetoid.SHAPES.items()}
+FEATURES = {name: features for name, (_, features, _) in planetoid.SHAPES.items()}
 
 
 class GraphSplit(Dataset):
@@ -51,16 +52,26 @@ class GraphSplit(Dataset):
         return self.batch
 
 
-class NodeFeatureEncoder(nn.Module):
-    """Dropout on the raw node features (sparse bag-of-words overfit fast), then a linear projection to ``dim``."""
+class NodeFeatures(nn.Module):
+    """The raw node features after dropout (sparse bag-of-words overfit fast): what a raw-input model reads."""
 
-    def __init__(self, features: int, dim: int, dropout: float) -> None:
+    def __init__(self, dropout: float) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
+
+    def forward(self, batch: VectorSet) -> Tensor:
+        return self.dropout(batch.x)  # [1, N, F]
+
+
+class NodeFeatureEncoder(NodeFeatures):
+    """The raw node features after dropout, projected to ``dim``: the shared encoding every model gets by default."""
+
+    def __init__(self, features: int, dim: int, dropout: float) -> None:
+        super().__init__(dropout)
         self.proj = nn.Linear(features, dim)
 
     def forward(self, batch: VectorSet) -> Tensor:
-        return self.proj(self.dropout(batch.x))
+        return self.proj(super().forward(batch))  # [1, N, dim]
 
 
 def first_of_each_class(labels: Tensor) -> Tensor:
@@ -148,6 +159,7 @@ class GraphModality(Modality):
             max_positions=1,  # nodes have no order
             has_edges=True,
             element="node",
+            raw_features=self.sbm_settings["features"] if self.dataset == "sbm" else FEATURES[self.dataset],
         )
 
     def provide_edges(self) -> None:
@@ -177,6 +189,9 @@ class GraphModality(Modality):
 
     def input_encoder(self, dim: int) -> nn.Module:
         return NodeFeatureEncoder(self.num_features, dim, self.input_dropout)
+
+    def raw_input(self) -> nn.Module:
+        return NodeFeatures(self.input_dropout)
 
     def draw_attention(
         self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int
