@@ -129,7 +129,7 @@ def test_a_plugin_model_is_an_option_of_the_model_group(cli, monkeypatch, instal
     monkeypatch.setenv("PYTHONPATH", str(installed_plugin))
     result = cli("--help")
     assert result.returncode == 0, result.stderr
-    assert "model: attn, cnn, gnn, rnn, tiny, window_fc" in result.stdout
+    assert "model: attn, cnn, gnn, mlp, rnn, tiny, window_fc" in result.stdout
 
 
 def test_list_shows_a_plugins_model_and_scope_marked_with_the_plugin_name(cli, monkeypatch, installed_plugin):
