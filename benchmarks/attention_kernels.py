@@ -30,7 +30,7 @@ import torch.nn.functional as F  # noqa: E402
 from _harness import machine, ratio_figure  # noqa: E402
 
 from framework.core.batch import VectorSet  # noqa: E402
-from framework.nn.attention import attend  # noqa: E402
+from framework.nn.attention import MultiHeadSelfAttention, attend  # noqa: E402
 from plugins.models.attn import AttentionBlock  # noqa: E402
 
 SHAPES = {  # name: (batch, heads, length, head dim)
@@ -95,7 +95,7 @@ def block_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     """Our attention block against ``nn.TransformerEncoderLayer`` of the same size on the same input."""
     B, H, N, d = shape
     dim = H * d
-    ours = AttentionBlock(dim, H, FF_MULT, DROPOUT, DROPOUT, "full", window=64).to(device)
+    ours = AttentionBlock(MultiHeadSelfAttention(dim, H, DROPOUT, "full"), dim, FF_MULT, DROPOUT).to(device)
     torch_layer = torch.nn.TransformerEncoderLayer(
         dim, H, FF_MULT * dim, DROPOUT, activation="gelu", batch_first=True, norm_first=True
     ).to(device)

@@ -33,6 +33,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "framework.viz.attention_maps": ("matrix_figure",),
     # What a study's verdict reads.
     "framework.analysis.rows": ("Row", "mean_sd"),
+    "framework.analysis.stats": ("Outcome",),
+    "framework.analysis.verdict": ("Check", "Comparison", "Verdict", "verdict_from"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -40,6 +42,8 @@ __all__ = sorted(_MODULE_OF)
 
 if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.analysis.rows import Row, mean_sd
+    from framework.analysis.stats import Outcome
+    from framework.analysis.verdict import Check, Comparison, Verdict, verdict_from
     from framework.config.checks import check_options
     from framework.core.batch import IGNORE_INDEX, VectorSet
     from framework.core.encoder import Encoder

@@ -2,22 +2,14 @@
 
 A study is a preset (``conf/experiment/claims/<name>.yaml``) that sweeps named arms
 (``conf/arm/<name>/*.yaml``) over seeds, plus one module here whose ``verdict(rows)`` the report
-calls (the preset names it in ``study.verdict``).
+calls (the preset names it in ``study.verdict``). A verdict splits the claim into comparisons of
+two arms, each with the margin the claim allows, and lets :func:`framework.verdict_from` judge them
+(Welch intervals, Bonferroni-corrected); checks that need no statistics join as :class:`framework.Check`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from framework import Row, mean_sd
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a study's numbers support its claim (``None``: an arm is missing) and why, with the numbers."""
-
-    supported: bool | None
-    reason: str
+from framework import Row, Verdict, mean_sd
 
 
 def arms(rows: list[Row], name: str) -> list[Row]:
@@ -25,9 +17,9 @@ def arms(rows: list[Row], name: str) -> list[Row]:
     return [row for row in rows if f"arm={row.study}/{name}" in row.variant.split()]
 
 
-def arm(rows: list[Row], name: str) -> Row | None:
-    """The row of arm ``name``, if it finished (for studies that sweep nothing else)."""
-    return next(iter(arms(rows, name)), None)
+def arm(rows: list[Row], name: str, **swept: str) -> Row | None:
+    """The row of arm ``name`` with the ``swept`` values (``{"modality.distance": "4"}``), if it finished."""
+    return next((row for row in arms(rows, name) if all(row.swept(k) == v for k, v in swept.items())), None)
 
 
 def arm_name(row: Row) -> str:
@@ -35,19 +27,26 @@ def arm_name(row: Row) -> str:
     return next((part.rsplit("/", 1)[-1] for part in row.variant.split() if part.startswith("arm=")), row.model)
 
 
-def accuracy(row: Row, metric: str = "acc") -> tuple[float, float]:
-    """Mean and sd (0 for one seed) of a test metric over the row's seeds."""
-    mean, sd = mean_sd(row.values("test", metric))
-    return mean if mean is not None else float("nan"), sd or 0.0
+def scores(row: Row, metric: str = "acc") -> list[float]:
+    """A test metric over the row's seeds, in seed order."""
+    return row.values("test", metric)
+
+
+def paired(a: Row, b: Row, metric: str = "acc") -> list[float]:
+    """``a − b`` seed by seed (the seeds both finished): same seed, same data subset and initial draw."""
+    left = {run.results["seed"]: run.results["test"].get(metric) for run in a.runs}
+    right = {run.results["seed"]: run.results["test"].get(metric) for run in b.runs}
+    common = sorted(seed for seed in left.keys() & right.keys() if left[seed] is not None and right[seed] is not None)
+    return [left[seed] - right[seed] for seed in common]
 
 
 def describe(row: Row, metric: str = "acc") -> str:
-    """``0.797 ± 0.013`` for the report's sentences."""
-    mean, sd = accuracy(row, metric)
-    return f"{mean:.3f} ± {sd:.3f}"
+    """``0.797 ± 0.013`` (mean ± sd over seeds) for the report's sentences."""
+    mean, sd = mean_sd(scores(row, metric))
+    return "–" if mean is None else f"{mean:.3f} ± {sd or 0.0:.3f}"
 
 
 def missing(rows: list[Row], names: list[str]) -> Verdict | None:
     """An inconclusive verdict naming the arms that have no finished run, or None when all are there."""
     absent = [name for name in names if arm(rows, name) is None]
-    return Verdict(None, f"no finished runs for {', '.join(absent)}; nothing to conclude") if absent else None
+    return Verdict.missing(absent) if absent else None

@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
-from framework import Row
-from studies import Verdict, accuracy, arm, describe, missing
+from framework import Check, Comparison, Row, Verdict, verdict_from
+from studies import arm, describe, missing, scores
 
-ARMS = [f"{modality}_{kind}" for modality in ("text", "image") for kind in ("none", "sinusoidal", "learned")]
+MODALITIES = ("text", "image")
+KINDS = ("none", "sinusoidal", "learned")
+ARMS = [f"{modality}_{kind}" for modality in MODALITIES for kind in KINDS]
 METRIC = {"text": "acc_ambiguous", "image": "acc"}
 """Where order matters: on the ambiguity sentences, the ambiguous words (their tag depends on a word 3 places back)."""
 GAP = 0.05
-"""Positions "help" when the better scheme beats no positions by at least this much."""
+"""Positions "matter" when a scheme beats no positions by more than this."""
 
 
 def verdict(rows: list[Row]) -> Verdict:
-    """Supported when every run without positions was equivariant, none with them was, and positions help on text."""
+    """Two checks (equivariance without positions, none with them) and four comparisons of a scheme with none."""
     if (absent := missing(rows, ARMS)) is not None:
         return absent
     row = {name: arm(rows, name) for name in ARMS}
-    blind = all(_equivariant(row[f"{m}_none"]) == [True] for m in ("text", "image"))
-    ordered = all(
-        _equivariant(row[f"{m}_{k}"]) == [False] for m in ("text", "image") for k in ("sinusoidal", "learned")
-    )
-    scores = {name: accuracy(row[name], METRIC[name.split("_")[0]])[0] for name in ARMS}
-    text_gain = max(scores["text_sinusoidal"], scores["text_learned"]) - scores["text_none"]
+    checks = [
+        Check(
+            "every run without positions was permutation-equivariant",
+            all(_equivariant(row[f"{m}_none"]) == [True] for m in MODALITIES),
+        ),
+        Check(
+            "no run with positions was",
+            all(_equivariant(row[f"{m}_{k}"]) == [False] for m in MODALITIES for k in KINDS[1:]),
+        ),
+    ]
+    comparisons = [
+        Comparison(
+            f"{m}: {kind} positions beat none by more than {GAP}",
+            scores(row[f"{m}_{kind}"], METRIC[m]),
+            scores(row[f"{m}_none"], METRIC[m]),
+            low=GAP,
+        )
+        for m in MODALITIES
+        for kind in KINDS[1:]
+    ]
     parts = [f"{name} {describe(row[name], METRIC[name.split('_')[0]])}" for name in ARMS]
-    reason = (
-        f"{'every' if blind else 'not every'} run without positions was permutation-equivariant and "
-        f"{'every' if ordered else 'not every'} run with positions was not (checks.permutation_equivariant); "
-        f"accuracy (ambiguous words on text, all images): {', '.join(parts)}; positions add {text_gain:+.3f} on text."
-    )
-    return Verdict(blind and ordered and text_gain >= GAP, reason)
+    reason = f"accuracy (ambiguous words on text, all images): {', '.join(parts)}."
+    return verdict_from(comparisons, reason, checks)
 
 
 def _equivariant(row: Row) -> list[bool]:

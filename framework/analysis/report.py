@@ -16,11 +16,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from framework.analysis.plots import draw_plots
 from framework.analysis.rows import ReportError, Row, Runs, aggregate, collect_runs, mean_sd
+from framework.analysis.verdict import Verdict
 from framework.analysis.wandb import upload_report
 from framework.core.errors import ArenaError
 from framework.runs.results import RESULTS_FILE
+from framework.runs.selection import SELECT_STAGE
 
 
 def format_mean_sd(values: Sequence[float], digits: int = 3) -> str:
@@ -58,18 +62,66 @@ def markdown_table(rows: list[Row]) -> list[str]:
 
 
 def study_section(rows: list[Row]) -> list[str]:
-    """A study's heading, its claim, and the verdict its ``study.verdict`` function gives on these rows."""
+    """A study's heading, claim, verdict (with the findings and test behind it), results and model selection."""
     info = rows[0].runs[0].results.get("study_info") or {}
+    results = [row for row in rows if not row.selecting]
+    selection = [row for row in rows if row.selecting]
     lines = ["", f"## Study {rows[0].study} ({info.get('size') or 'unknown size'})", ""]
+    if info.get("size") == "quick":
+        lines += ["**A quick size: a first look at the mechanics, not evidence for or against the claim.**", ""]
     if info.get("claim"):
         lines += [f"**Claim.** {info['claim']}", ""]
+    budgets = sorted({run.results.get("param_budget") or 0 for row in results for run in row.runs})
+    if budgets != [0]:
+        stated = ", ".join(f"{budget:,}" if budget else "none (the configured width)" for budget in budgets)
+        lines += [f"**Parameter budget:** {stated}; a budget is met within ±10 % (the params column).", ""]
     try:
         module, name = info["verdict"].rsplit(".", 1)
-        verdict = getattr(importlib.import_module(module), name)(rows)
+        verdict = getattr(importlib.import_module(module), name)(results)
     except Exception as error:  # noqa: BLE001 - a broken verdict must not cost the report
-        return lines + [f"**Verdict:** not available ({type(error).__name__}: {error}).", ""]
-    outcome = {True: "supported", False: "not supported", None: "inconclusive"}[verdict.supported]
-    return lines + [f"**Verdict: {outcome}.** {verdict.reason}", ""]
+        lines += [f"**Verdict:** not available ({type(error).__name__}: {error}).", ""]
+    else:
+        lines += [f"**Verdict: {verdict.outcome.value}.** {verdict.reason}", ""] + findings_table(verdict)
+    lines += markdown_table(results)
+    return lines + selection_table(selection, results)
+
+
+def findings_table(verdict: Verdict) -> list[str]:
+    """What the verdict rests on: each comparison's difference and interval against the range the claim allows."""
+    if not verdict.findings:
+        return []
+    lines = ["| finding | difference | interval | claim allows | outcome |", "|---|---|---|---|---|"]
+    for finding in verdict.findings:
+        difference, comparison = finding.difference, finding.comparison
+        numbers = (
+            [f"{difference.estimate:+.3f}", f"[{difference.low:+.3f}, {difference.high:+.3f}]", comparison.allows()]
+            if difference is not None and comparison is not None
+            else ["", "", ""]
+        )
+        lines.append(f"| {finding.says} | " + " | ".join(numbers) + f" | {finding.outcome.value} |")
+    return lines + (["", f"Test: {verdict.test}.", ""] if verdict.test else [""])
+
+
+def selection_table(selection: list[Row], results: list[Row]) -> list[str]:
+    """The configurations each arm tried on validation (the same number for every arm), the chosen one marked."""
+    if not selection:
+        return []
+    chosen = {row.variant for row in results}
+    lines = [
+        "",
+        "### Model selection",
+        "",
+        "Each arm tried the same number of configurations, trained on the training split and scored on "
+        "validation only; the best one ran over the seeds above.",
+        "",
+        "| model | configuration | validation acc | chosen |",
+        "|---|---|---|---|",
+    ]
+    for row in selection:
+        configuration = " ".join(part for part in row.variant.split() if part != SELECT_STAGE)
+        score = format_mean(row.values("best_val", "acc"), ".3f")
+        lines.append(f"| {row.model} | `{configuration}` | {score} | {'✓' if configuration in chosen else ''} |")
+    return lines
 
 
 def problems(runs: Runs) -> list[str]:
@@ -98,20 +150,31 @@ def problems(runs: Runs) -> list[str]:
 def render_markdown(runs: Runs, rows: list[Row], plots: list[Path]) -> str:
     """The whole ``report.md``: one section per study (or one table), problems, then the plots."""
     ok = sum(run.ok for run in runs.runs)
+    compute = sum(run.results.get("wall_time_s") or 0.0 for run in runs.runs) / 60
     lines = [
         f"# Report: {runs.root.name}",
         "",
         f"{ok} finished runs, {len(runs.runs) - ok} failed, {len(runs.unreadable)} unreadable; "
-        f"code {', '.join(sorted(runs.code_versions))}. Mean ± sd over seeds.",
+        f"code {', '.join(sorted(runs.code_versions))}; {compute:,.1f} min of compute in all. Mean ± sd over seeds.",
     ]
+    if (command := sweep_command(runs.root)) is not None:
+        lines += ["", f"Command: `{command}`"]
     for study in sorted({row.study for row in rows}, key=str):
         members = [row for row in rows if row.study == study]
-        lines += study_section(members) if study else ["", "## Results", ""]
-        lines += markdown_table(members)
+        lines += study_section(members) if study else ["", "## Results", "", *markdown_table(members)]
     lines += problems(runs)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{plot.stem}]({plot.name})" for plot in plots]
     return "\n".join(lines) + "\n"
+
+
+def sweep_command(root: Path) -> str | None:
+    """The command that ran the sweep in ``root``, from the ``multirun.yaml`` Hydra saved there."""
+    path = root / "multirun.yaml"
+    if not path.is_file():
+        return None
+    overrides = OmegaConf.select(OmegaConf.load(path), "hydra.overrides.task", default=None)
+    return None if overrides is None else " ".join(["python run.py -m", *overrides])
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
@@ -126,6 +189,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
         "n",
         "seeds",
         *(f"test_{m}_{stat}" for m in metrics for stat in ("mean", "sd")),
+        "best_val_acc_mean",
         "params",
         "elements_per_s",
         "samples_per_s",
@@ -143,6 +207,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
                 "variant": row.variant,
                 "n": len(row.runs),
                 "seeds": " ".join(map(str, row.seeds)),
+                "best_val_acc_mean": mean_sd(row.values("best_val", "acc"))[0],
                 "params": mean_sd(row.values("params"))[0],
                 "elements_per_s": mean_sd(row.values("throughput", "elements_per_s"))[0],
                 "samples_per_s": mean_sd(row.values("throughput", "samples_per_s"))[0],
@@ -161,7 +226,7 @@ def write_report(runs: Runs, out_dir: Path) -> Path:
             f"no finished run under {runs.root} ({len(runs.runs)} failed, {len(runs.unreadable)} unreadable)"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = draw_plots(rows, out_dir)
+    plots = draw_plots([row for row in rows if not row.selecting], out_dir)
     write_csv(rows, out_dir / "report.csv")
     markdown = out_dir / "report.md"
     markdown.write_text(render_markdown(runs, rows, plots))

@@ -17,6 +17,7 @@ from typing import Any
 from framework.core.errors import ArenaError
 from framework.runs.identity import variant_of
 from framework.runs.results import RESULTS_FILE, Results, read_results
+from framework.runs.selection import SELECT_STAGE
 
 
 class ReportError(ArenaError):
@@ -74,6 +75,11 @@ class Row:
             if isinstance(value, (int, float)) and not math.isnan(value):
                 found.append(float(value))
         return found
+
+    @property
+    def selecting(self) -> bool:
+        """Whether these are a study's model-selection runs (scored on validation only), not its results."""
+        return SELECT_STAGE in self.variant.split()
 
     def swept(self, key: str) -> str | None:
         """The value of override ``key`` in this row's variant (``modality.train_fraction`` → ``"0.1"``), if swept."""

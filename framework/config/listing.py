@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from framework.core.catalogue import Entry, Scope, datasets, entries, scopes
 from framework.core.sources import config_sources
 
-INTERNAL_GROUPS = ("arm", "hydra")
+INTERNAL_GROUPS = ("arm", "task", "hydra")
 """Config groups that presets select, not users: a study's arms, Hydra's own settings."""
 WIDTH = 24
 """Width of a table's first column; longer entries push their second column right."""

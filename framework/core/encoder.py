@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from framework.core.batch import VectorSet
+from framework.core.errors import one_of
 from framework.core.spec import ModalitySpec, ModelRequirement
+
+INPUTS = ("shared", "raw")
+"""Values of a model's ``inputs`` option: the modality's shared encoding to ``dim``, or its raw features."""
+OUTPUTS = ("vector", "classes")
+"""Values of a model's ``output`` option: ``dim`` values per element (then the run's head), or the class scores."""
 
 
 def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
@@ -42,8 +49,22 @@ class Encoder(nn.Module, ABC):
 
     @classmethod
     def requirement(cls, **options: Any) -> ModelRequirement:
-        """What this model needs when configured with ``options``; :attr:`requires` by default."""
-        return cls.requires
+        """What this model needs with ``options``: :attr:`requires`, and raw inputs for ``inputs=raw``."""
+        return replace(cls.requires, raw_inputs=cls.requires.raw_inputs or options.get("inputs") == "raw")
+
+    def end_widths(self, inputs: str, output: str) -> tuple[int, int]:
+        """The widths the first layer reads and the last layer writes, for the ``inputs`` and ``output`` options.
+
+        ``inputs``: ``shared`` (``dim``) or ``raw`` (``spec.raw_features``); ``output``: ``vector``
+        (``dim``) or ``classes`` (``spec.num_classes``, and the model then :attr:`classifies`).
+        """
+        one_of("inputs", inputs, INPUTS)
+        one_of("output", output, OUTPUTS)
+        self.classifies = output == "classes"
+        return (
+            self.spec.raw_features if inputs == "raw" else self.dim,
+            self.spec.num_classes if self.classifies else self.dim,
+        )
 
     @abstractmethod
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:

@@ -35,7 +35,7 @@ from framework.nn.positional import PositionalEncoding
 from framework.train.budget import fit_width, parse_budget
 from framework.train.loggers import check_logger
 from framework.train.metrics import metric_names
-from framework.train.module import ArenaModule
+from framework.train.module import ArenaModule, class_head
 from framework.train.optim import GroupedOptimizer, optimizer_factory
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,10 @@ def build_parts(cfg: DictConfig) -> Parts:
             modality.provide_edges()
         encoder, positional = build_model(cfg, spec)
         optimizer = optimizer_factory(cfg.optimizer, cfg.param_groups)
-        head = [] if encoder.classifies else [("head.weight", None), ("head.bias", None)]
-        optimizer.check_early([*prefixed("encoder", encoder), *prefixed("positional", positional), *head])
+        head = class_head(spec, encoder)
+        optimizer.check_early(
+            [*prefixed("encoder", encoder), *prefixed("positional", positional), *prefixed("head", head)]
+        )
         if needs.raw_inputs:
             kind = cfg.model.positional.kind
             require(

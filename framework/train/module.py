@@ -19,6 +19,11 @@ OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
 SPLITS = ("train", "val", "test")
 
 
+def class_head(spec: ModalitySpec, encoder: Encoder) -> nn.Module:
+    """The layer from the encoder's vectors to class scores; none for an encoder that outputs class scores itself."""
+    return nn.Identity() if encoder.classifies else nn.Linear(encoder.dim, spec.num_classes)
+
+
 class ArenaModule(pl.LightningModule):
     """Trains any model encoder on any modality through the vector-set contract.
 
@@ -44,7 +49,7 @@ class ArenaModule(pl.LightningModule):
         super().__init__()
         self.spec = spec
         self.input_encoder, self.positional, self.encoder = input_encoder, positional, encoder
-        self.head = nn.Identity() if encoder.classifies else nn.Linear(encoder.dim, spec.num_classes)
+        self.head = class_head(spec, encoder)
         self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
         self.metrics = nn.ModuleDict(
             {f"{split}_metrics": split_metrics(spec).clone(prefix=f"{split}/") for split in SPLITS}

@@ -45,27 +45,9 @@ class GroupedOptimizer:
 
     def split(self, named: Iterable[tuple[str, nn.Parameter]]) -> list[dict[str, Any]]:
         """The optimizer's parameter groups: one per named group, then the rest with the optimizer's own options."""
-        members: dict[str, list[nn.Parameter]] = {group.name: [] for group in self.groups}
-        rest, names = [], []
-        for name, parameter in named:
-            names.append(name)
-            group = next((group for group in self.groups if fnmatchcase(name, group.pattern)), None)
-            (members[group.name] if group else rest).append(parameter)
-        self.require_matched(names, members)
+        members = self.members(named)
         found = [{"params": members[group.name], **group.options} for group in self.groups]
-        return found + ([{"params": rest}] if rest else [])
-
-    def require_matched(self, names: list[str], members: dict[str, list], prefixes: tuple[str, ...] = ("",)) -> None:
-        """Raises for a group whose pattern starts with one of ``prefixes`` and has no ``members`` among ``names``."""
-        for group in self.groups:
-            if not members[group.name] and group.pattern.startswith(prefixes):
-                examples = ", ".join(names[:3])
-                raise ConfigError(
-                    f"param_groups.{group.name}.params",
-                    group.pattern,
-                    f"matches no parameter of this model (names look like {examples}); "
-                    "a pattern matches whole names, fnmatch style",
-                )
+        return found + ([{"params": members[None]}] if members[None] else [])
 
     def check_early(self, named: Iterable[tuple[str, nn.Parameter]]) -> None:
         """Checks the groups aimed at ``encoder.*``, ``positional.*`` and ``head.*`` before any data loads.
@@ -73,9 +55,27 @@ class GroupedOptimizer:
         The input encoder exists only once the data is there (a text vocabulary sizes it), so its
         groups are checked when the optimizer is built.
         """
-        names = [name for name, _ in named]
-        members = {group.name: [n for n in names if fnmatchcase(n, group.pattern)] for group in self.groups}
-        self.require_matched(names, members, prefixes=("encoder.", "positional.", "head."))
+        self.members(named, prefixes=("encoder.", "positional.", "head."))
+
+    def members(
+        self, named: Iterable[tuple[str, nn.Parameter]], prefixes: tuple[str, ...] = ("",)
+    ) -> dict[str | None, list[nn.Parameter]]:
+        """Each group's parameters (``None``: the rest); raises for a group aimed at ``prefixes`` that gets none."""
+        members: dict[str | None, list[nn.Parameter]] = {group.name: [] for group in self.groups} | {None: []}
+        names = []
+        for name, parameter in named:
+            names.append(name)
+            group = next((group.name for group in self.groups if fnmatchcase(name, group.pattern)), None)
+            members[group].append(parameter)
+        for group in self.groups:
+            if not members[group.name] and group.pattern.startswith(prefixes):
+                raise ConfigError(
+                    f"param_groups.{group.name}.params",
+                    group.pattern,
+                    f"matches no parameter of this model (names look like {', '.join(names[:3])}); "
+                    "a pattern matches whole names, fnmatch style",
+                )
+        return members
 
 
 def optimizer_factory(cfg: DictConfig, groups: DictConfig) -> GroupedOptimizer:

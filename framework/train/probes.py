@@ -158,6 +158,8 @@ class ScalingProbe(pl.Callback):
         repeats: timed steps per length.
         max_step_s: stop growing after a step this slow.
         max_memory_mb: stop growing before a step could need this much.
+        threads: on CPU, also time each length with each of these thread counts (``step_s_by_threads``):
+            how much a model gains from more cores at one sequence is how parallel its computation is.
     """
 
     def __init__(
@@ -167,13 +169,16 @@ class ScalingProbe(pl.Callback):
         repeats: int = 3,
         max_step_s: float = 20.0,
         max_memory_mb: float = 8192.0,
+        threads: list[int] | None = None,
     ) -> None:
         require(
             len(lengths) > 0 and all(n > 0 for n in lengths), "lengths", lengths, "must be positive sequence lengths"
         )
         require(copies > 0 and repeats > 0, "repeats", repeats, "copies and repeats must be positive")
+        require(threads is None or all(t > 0 for t in threads), "threads", threads, "must be positive thread counts")
         self.lengths, self.copies, self.repeats = sorted(lengths), copies, repeats
         self.max_step_s, self.max_memory_mb = max_step_s, max_memory_mb
+        self.threads = list(threads or [])
         self.outcome: dict[str, Any] = {}
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -189,21 +194,38 @@ class ScalingProbe(pl.Callback):
             self._step(pl_module, batch)  # warm-up
             reset_peak_memory(device)
             baseline = resident_mb(device)
-            seconds = statistics.median(self._step(pl_module, batch) for _ in range(self.repeats))
+            seconds = self._median_step(pl_module, batch)
             peak = peak_memory_mb(device)
             extra = None if peak is None or baseline is None else round(peak - baseline, 1)
-            measured.append(
-                {
-                    "length": length,
-                    "step_s": round(seconds, 5),
-                    "elements_per_s": round(length * self.copies / seconds, 1),
-                    "peak_extra_mb": extra,
+            point = {
+                "length": length,
+                "step_s": round(seconds, 5),
+                "elements_per_s": round(length * self.copies / seconds, 1),
+                "peak_extra_mb": extra,
+            }
+            if self.threads and device.type == "cpu":
+                point["step_s_by_threads"] = {
+                    str(count): self._threaded(count, pl_module, batch) for count in self.threads
                 }
-            )
+            measured.append(point)
             if seconds > self.max_step_s or (extra is not None and 4 * extra > self.max_memory_mb):
                 break
         pl_module.zero_grad(set_to_none=True)
         self.outcome = {"scaling": measured}
+
+    def _median_step(self, pl_module: pl.LightningModule, batch: VectorSet) -> float:
+        """The median of ``repeats`` timed steps."""
+        return statistics.median(self._step(pl_module, batch) for _ in range(self.repeats))
+
+    def _threaded(self, count: int, pl_module: pl.LightningModule, batch: VectorSet) -> float:
+        """The median step with ``count`` CPU threads (after a warm-up with them), in seconds."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(count)
+        try:
+            self._step(pl_module, batch)
+            return round(self._median_step(pl_module, batch), 5)
+        finally:
+            torch.set_num_threads(before)
 
     @staticmethod
     def _step(pl_module: pl.LightningModule, batch: VectorSet) -> float:

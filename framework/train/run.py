@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -21,6 +22,7 @@ from framework.runs.identity import checkpoint_identity, run_identity, variant_o
 from framework.runs.job import Job
 from framework.runs.preflight import check_output_folder
 from framework.runs.results import Results, strip_prefix, write_results
+from framework.runs.selection import is_selection_run
 from framework.train.budget import count_parameters
 from framework.train.build import assemble, build_callbacks, build_parts, build_trainer, sized_to_budget
 from framework.train.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
@@ -44,7 +46,10 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
     resume_from, resume_step = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity) or (None, None)
     throughput, stop = TrainingThroughput(), GracefulStop()
-    callbacks = build_callbacks(cfg.callbacks, spec) + [
+    selecting = is_selection_run(cfg)
+    # A selection run measures nothing but its validation score: the probes (callbacks with checks) stay off.
+    configured = [c for c in build_callbacks(cfg.callbacks, spec) if not (selecting and hasattr(c, "checks"))]
+    callbacks = configured + [
         throughput,
         FiniteLoss(),
         stop,
@@ -79,10 +84,20 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
         # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
         trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
         best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")
-        best_val = trainer.validate(
-            module, datamodule=modality, ckpt_path=best or None, verbose=False, weights_only=True
-        )[0]
-        test = trainer.test(module, datamodule=modality, ckpt_path=best or None, weights_only=True)[0]
+        # The best checkpoint's validation is a result, not one more epoch: loggers get it as best_val/* only.
+        with loggers_off(trainer):
+            best_val = trainer.validate(
+                module, datamodule=modality, ckpt_path=best or None, verbose=False, weights_only=True
+            )[0]
+        for each in trainer.loggers:
+            each.log_metrics(
+                {f"best_val/{key}": value for key, value in strip_prefix(best_val, "val").items() if value is not None},
+                step=trainer.global_step,
+            )
+        # A study's selection run is scored on validation only: its test metrics are never computed.
+        test = (
+            {} if selecting else trainer.test(module, datamodule=modality, ckpt_path=best or None, weights_only=True)[0]
+        )
         results: Results = {
             **run_identity(cfg, overrides),
             "modality": spec.name,
@@ -110,8 +125,20 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
         log_summary(logger, results)
     if trainer.is_global_zero:
         path = write_results(output_dir, results)
-        log.info("test accuracy %.4f, results in %s", results["test"]["acc"], path)
+        scores = {"validation": results["best_val"], "test": results["test"]}
+        scored = ", ".join(f"{name} accuracy {metrics['acc']:.4f}" for name, metrics in scores.items() if metrics)
+        log.info("%s; results in %s", scored, path)
     return results
+
+
+@contextmanager
+def loggers_off(trainer: pl.Trainer) -> Iterator[None]:
+    """Detaches the trainer's loggers for the block."""
+    attached, trainer.loggers = trainer.loggers, []
+    try:
+        yield
+    finally:
+        trainer.loggers = attached
 
 
 def main(cfg: DictConfig) -> float:

@@ -21,14 +21,19 @@ from framework import (
 
 
 class AttentionBlock(nn.Module):
-    """``h + MHSA(LN(h))`` then ``h + FFN(LN(h))`` (pre-norm Transformer block)."""
+    """``h + MHSA(LN(h))`` then ``h + FFN(LN(h))``: a pre-norm Transformer block around ``attention``.
+
+    Without ``residual`` the first step is ``MHSA(LN(h))``: every output is then a weighted sum
+    over the element's scope, as in a GAT layer, and no element keeps a path that bypasses its context.
+    """
 
     def __init__(
-        self, dim: int, heads: int, ff_mult: int, dropout: float, attention_dropout: float, scope: str, window: int
+        self, attention: MultiHeadSelfAttention, dim: int, ff_mult: int, dropout: float, residual: bool = True
     ) -> None:
         super().__init__()
+        self.residual = residual
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiHeadSelfAttention(dim, heads, attention_dropout, scope, window=window)
+        self.attn = attention
         self.norm2 = nn.LayerNorm(dim)
         self.ff = nn.Sequential(
             nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * dim, dim)
@@ -36,7 +41,8 @@ class AttentionBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
-        h = h + self.dropout(self.attn(self.norm1(h), batch))
+        attended = self.dropout(self.attn(self.norm1(h), batch))
+        h = h + attended if self.residual else attended
         return h + self.dropout(self.ff(self.norm2(h)))
 
 
@@ -53,6 +59,8 @@ class AttentionEncoder(Encoder):
         attention_dropout: dropout on the attention weights.
         scope: which elements each element attends to (``full``, ``window``, ``graph``; see ``framework.attend``).
         window: with ``scope=window``, each element attends to the elements within ``±window``.
+        residual: add each block's input to its attention output (the Transformer); without it the
+            attention output replaces the input, as a GAT layer's does.
         pool: per-set summary: ``mean`` of the outputs or a learned ``cls`` token (``full`` scope only:
             the token has no position and no edges, so only full attention reaches every element).
     """
@@ -71,6 +79,7 @@ class AttentionEncoder(Encoder):
         attention_dropout: float,
         scope: str,
         window: int,
+        residual: bool,
         pool: str,
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
@@ -86,6 +95,7 @@ class AttentionEncoder(Encoder):
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         require(0 <= attention_dropout < 1, "attention_dropout", attention_dropout, "must be in [0, 1)")
         require(window >= 1, "window", window, "must be 1 or more (elements on each side)")
+        require(isinstance(residual, bool), "residual", residual, "must be true or false")
         one_of("pool", pool, ("mean", "cls"))
         require(
             pool == "mean" or scope == "full",
@@ -96,7 +106,14 @@ class AttentionEncoder(Encoder):
         super().__init__(spec, dim)
         self.pool = pool
         self.blocks = nn.ModuleList(
-            AttentionBlock(dim, heads, ff_mult, dropout, attention_dropout, scope, window) for _ in range(layers)
+            AttentionBlock(
+                MultiHeadSelfAttention(dim, heads, attention_dropout, scope, window=window),
+                dim,
+                ff_mult,
+                dropout,
+                residual,
+            )
+            for _ in range(layers)
         )
         self.norm = nn.LayerNorm(dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
@@ -13,8 +10,6 @@ from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet
 CONVS = ("gcn", "gat", "sage")
 NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU}
-INPUTS = ("shared", "raw")
-OUTPUTS = ("vector", "classes")
 
 
 def make_conv(conv: str, width_in: int, width_out: int, heads: int, dropout: float, concat: bool = True) -> nn.Module:
@@ -94,12 +89,9 @@ class GraphEncoder(Encoder):
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         one_of("norm", norm, NORMS)
         one_of("activation", activation, ACTIVATIONS)
-        one_of("inputs", inputs, INPUTS)
-        one_of("output", output, OUTPUTS)
         super().__init__(spec, dim)
-        self.classifies = output == "classes"
-        widths = [spec.raw_features if inputs == "raw" else dim] + [dim] * (layers - 1)
-        widths.append(spec.num_classes if self.classifies else dim)
+        width_in, width_out = self.end_widths(inputs, output)
+        widths = [width_in] + [dim] * (layers - 1) + [width_out]
         self.layers = nn.ModuleList()
         for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
             scores = self.classifies and index == layers - 1  # the output layer: no activation, no norm
@@ -112,10 +104,6 @@ class GraphEncoder(Encoder):
                     residual and width_in == width_out,
                 )
             )
-
-    @classmethod
-    def requirement(cls, **options: Any) -> ModelRequirement:
-        return replace(cls.requires, raw_inputs=options.get("inputs") == "raw")
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         B, N, _ = h.shape

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from torch import Tensor, nn
 
 from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "elu": nn.ELU}
-INPUTS = ("shared", "raw")
-OUTPUTS = ("vector", "classes")
 
 
 class MLPEncoder(Encoder):
@@ -51,20 +46,14 @@ class MLPEncoder(Encoder):
         require(layers > 0, "layers", layers, "must be a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         one_of("activation", activation, ACTIVATIONS)
-        one_of("inputs", inputs, INPUTS)
-        one_of("output", output, OUTPUTS)
         super().__init__(spec, dim)
-        self.classifies = output == "classes"
-        widths = [spec.raw_features if inputs == "raw" else dim] + [hidden] * layers
+        width_in, width_out = self.end_widths(inputs, output)
+        widths = [width_in] + [hidden] * layers
         mlp: list[nn.Module] = []
-        for width_in, width_out in zip(widths, widths[1:]):
-            mlp += [nn.Linear(width_in, width_out), ACTIVATIONS[activation](), nn.Dropout(dropout)]
-        last = [nn.Linear(hidden, spec.num_classes)] if self.classifies else [nn.Linear(hidden, dim), nn.LayerNorm(dim)]
-        self.mlp = nn.Sequential(*mlp, *last)
-
-    @classmethod
-    def requirement(cls, **options: Any) -> ModelRequirement:
-        return replace(cls.requires, raw_inputs=options.get("inputs") == "raw")
+        for reads, writes in zip(widths, widths[1:]):
+            mlp += [nn.Linear(reads, writes), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+        norm = nn.Identity() if self.classifies else nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(*mlp, nn.Linear(hidden, width_out), norm)
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         return self.mlp(h)  # [B, N, D or F] → [B, N, D or C], each element alone

@@ -169,3 +169,24 @@ def test_the_report_command_uploads_its_table_and_plots_to_an_offline_wandb_run(
     assert logged["columns"][:5] == ["study", "modality", "dataset", "model", "variant"]
     assert logged["data"][0][logged["columns"].index("test_acc_mean")] == pytest.approx(0.9)
     assert len(list(tmp_path.rglob("offline-run-*/files/media/images/*.png"))) == 2
+
+
+def test_a_study_section_shows_the_tested_verdict_and_the_model_selection_apart_from_the_results(tmp_path):
+    study = {"study": "s5_graph", "study_info": {"size": "full", "claim": "c", "verdict": "studies.s5_graph.verdict"}}
+    seeds = {"attn_edges": 0.83, "attn_full": 0.60, "gcn": 0.815, "gat": 0.825, "mlp": 0.56}
+    for arm, level in seeds.items():
+        for seed in range(5):
+            acc = level + 0.002 * seed
+            write_run(tmp_path, arm, seed, acc, overrides=(f"+arm=s5_graph/{arm}", "optimizer.lr=0.01"), **study)
+        for lr, val in (("0.005", level - 0.01), ("0.01", level)):
+            overrides = (f"+arm=s5_graph/{arm}", f"optimizer.lr={lr}", "study.stage=select")
+            write_run(tmp_path, arm, 0, 0.0, overrides=overrides, test={}, best_val={"acc": val}, **study)
+
+    report = write_report(collect_runs(tmp_path), tmp_path).read_text()
+
+    assert "**Verdict: supported.**" in report and "Bonferroni: 3 comparisons" in report
+    assert "| attention over edges is at most 0.01 below GCN | +0.015 | [" in report
+    assert "### Model selection" in report and report.count("| ✓ |") == 5
+    assert "`arm=s5_graph/gcn optimizer.lr=0.005` | 0.805 |  |" in report  # tried, scored on validation only
+    assert "25 finished runs" not in report and "35 finished runs" in report
+    assert "min of compute in all" in report

@@ -109,9 +109,11 @@ def test_the_test_score_comes_from_the_best_validation_checkpoint(cli, tmp_path)
     results = json.loads(path.read_text())
     rows = [line.split(",") for line in (path.parent / "csv" / "metrics.csv").read_text().splitlines()]
     header = rows[0]
-    val_acc = [float(row[header.index("val/acc")]) for row in rows[1:] if row[header.index("val/acc")]]
-    *per_epoch, from_checkpoint = val_acc  # one validation per epoch, then one of the checkpoint tested
-    assert len(per_epoch) == 4 and results["checkpoint"] == "checkpoints/best.ckpt"
+    per_epoch = [float(row[header.index("val/acc")]) for row in rows[1:] if row[header.index("val/acc")]]
+    (from_checkpoint,) = [
+        float(row[header.index("best_val/acc")]) for row in rows[1:] if row[header.index("best_val/acc")]
+    ]
+    assert len(per_epoch) == 4 and results["checkpoint"] == "checkpoints/best.ckpt"  # one validation row per epoch
     assert from_checkpoint == pytest.approx(max(per_epoch), abs=1e-6)
     assert results["best_val"]["acc"] == pytest.approx(max(per_epoch), abs=1e-6)
 

@@ -154,3 +154,34 @@ def test_an_optuna_search_runs_its_trials_on_best_validation_accuracy(cli, tmp_p
     assert len(trials) == 2
     best = (tmp_path / "s" / "optimization_results.yaml").read_text()
     assert f"best_value: {max(r['best_val']['acc'] for r in trials.values())}" in best
+
+
+def test_a_study_selects_each_arm_on_validation_with_equal_effort_then_runs_the_best_over_its_seeds(cli, tmp_path):
+    arms = ["s5_graph/gcn", "s5_graph/mlp"]
+    result = cli(
+        "-m",
+        "experiment=claims/s5_graph",
+        "study=quick",
+        "study.selection.trials=2",
+        f"+arm={','.join(arms)}",
+        "seed=0,1",
+        *FAST,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"sweep.index_dir={tmp_path / 'index'}",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = list(results_in(tmp_path / "sweep").values())
+    for arm in arms:
+        mine = [r for r in runs if f"arm={arm}" in r["variant"].split()]
+        trials = [r for r in mine if "study.stage=select" in r["variant"].split()]
+        finals = [r for r in mine if r not in trials]
+
+        assert len(trials) == 2 and {r["seed"] for r in trials} == {0}  # the same effort, on the selection seed
+        assert all(r["test"] == {} for r in trials)  # scored on validation only
+        best = max(trials, key=lambda r: r["best_val"]["acc"])  # the first of equals, as the sweeper tried them
+        chosen = set(best["variant"].split()) - {"study.stage=select"}
+        assert sorted(r["seed"] for r in finals) == [0, 1]
+        assert all(set(r["variant"].split()) == chosen and r["test"]["acc"] is not None for r in finals)
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "### Model selection" in report and report.count("| ✓ |") == 2

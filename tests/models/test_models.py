@@ -124,6 +124,7 @@ def test_attention_dropout_is_the_only_randomness_when_dropout_is_zero():
         attention_dropout=0.5,
         scope="full",
         window=4,
+        residual=True,
         pool="mean",
     ).train()
     batch = padded_batch(8)

@@ -66,6 +66,7 @@ def test_the_weights_times_the_values_are_each_layers_output_before_its_out_proj
         attention_dropout=0.0,
         scope=scope,
         window=WINDOW,
+        residual=True,
         pool="mean",
     ).eval()
     batch = padded_batch()
