@@ -255,3 +255,16 @@ def test_s6_is_contradicted_when_the_rnn_gains_as_much():
     made = rows("s6_parallel", {name: [0.9] * 3 for name in ("text_rnn", "text_attn", "speech_rnn", "speech_attn")})
     found = verdict([threaded(row, [1.8, 1.7, 1.9] if "rnn" in row.model else [1.05, 1.1, 1.0]) for row in made])
     assert found.outcome is Outcome.CONTRADICTED
+
+
+def test_s6_on_a_gpu_compares_training_throughput_at_the_longest_length():
+    from studies.s6_parallel import verdict
+
+    made = rows("s6_parallel", {name: [0.9] * 3 for name in ("text_rnn", "text_attn", "speech_rnn", "speech_attn")})
+    for row in made:
+        for seeded, jitter in zip(row.runs, (0.9, 1.0, 1.1)):
+            speed = (1000 if "rnn" in row.model else 5000) * jitter
+            seeded.results["checks"] = {"scaling": [{"length": 4096, "step_s": 0.1, "elements_per_s": speed}]}
+    found = verdict(made)
+    assert found.outcome is Outcome.SUPPORTED
+    assert "training elements/s at 4096: rnn 1,000, attn 5,000" in found.reason
