@@ -29,24 +29,33 @@ RESUME_MODES = ("auto", True, False)
 
 
 class ResumePoint(pl.callbacks.Checkpoint):
-    """Writes ``<dirpath>/last.ckpt`` after every validated epoch, and stamps every checkpoint with the run's identity.
+    """Writes ``<dirpath>/last.ckpt`` at the end of each epoch that validated; stamps every checkpoint with the run.
 
     The file is written under a temporary name and renamed into place, so a run killed while
-    writing leaves the previous resume point intact. Being a :class:`~pytorch_lightning.callbacks.Checkpoint`,
-    Lightning runs it after the other callbacks, so it saves their state for this epoch (the best
-    checkpoint so far included). Its own state is the global random-number generators, so dropout
-    draws continue as they would have. They are restored at the first training batch, not when the
-    checkpoint loads: Lightning's restart (finishing the saved epoch's loops) may draw numbers before.
+    writing leaves the previous resume point intact. It is written at the epoch's end, not when
+    validation ends: the best-checkpoint callback takes an epoch-end validation into its state
+    only at the epoch's end, and a resume point written before would hold the previous best.
+    Being a :class:`~pytorch_lightning.callbacks.Checkpoint`, Lightning runs it after the other
+    callbacks, so it saves their state for this epoch (the best checkpoint so far included). Its
+    own state is the global random-number generators, so dropout draws continue as they would
+    have. They are restored at the first training batch, not when the checkpoint loads:
+    Lightning's restart (finishing the saved epoch's loops) may draw numbers before.
     """
 
     def __init__(self, dirpath: str | Path, identity: dict[str, Any]) -> None:
         self.path = Path(dirpath) / LAST
         self.identity = identity
         self._pending: dict[str, Any] | None = None
+        self._validated = False
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit":
+        if not (trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit"):
+            self._validated = True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._validated:
             return
+        self._validated = False
         partial = self.path.with_name(f".{self.path.name}.part")
         trainer.save_checkpoint(partial, weights_only=False)  # the whole training state
         if trainer.is_global_zero:

@@ -198,3 +198,13 @@ def test_a_stopped_sweep_rerun_in_its_folder_continues_the_stopped_job_and_runs_
         "0_image_attn_seed0": ("ok", True),
         "1_image_attn_seed1": ("ok", False),
     }
+
+
+def test_the_resume_point_holds_the_best_score_of_its_own_epoch(make_config, tmp_path):
+    cfg = make_config("trainer=default", "model.dim=16", "model.layers=1", "trainer.max_epochs=3")
+    results = run(cfg)
+
+    saved = torch.load(tmp_path / "run" / "checkpoints" / LAST, weights_only=False)
+    (best,) = [state for name, state in saved["callbacks"].items() if name.startswith("ModelCheckpoint")]
+    assert saved["epoch"] == results["epochs"] - 1  # written at the last epoch's end
+    assert float(best["best_model_score"]) == pytest.approx(results["best_val"]["acc"], abs=1e-6)
