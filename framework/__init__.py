@@ -23,6 +23,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "framework.nn.attention": ("MultiHeadSelfAttention", "attend", "register_scope", "scope_needs_edges"),
     "framework.nn.edges": ("GRID_NEIGHBOURHOODS", "band_edges", "grid_edges", "normalize_edges"),
     "framework.nn.embedding": ("StandardizedProjection",),
+    "framework.nn.mlp": ("hidden_layers",),
     # Checking a plugin's own nested options the way the runner checks the config.
     "framework.config.checks": ("check_options",),
     # Getting data: verified downloads and caches keyed by their inputs.
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.nn.attention import MultiHeadSelfAttention, attend, register_scope, scope_needs_edges
     from framework.nn.edges import GRID_NEIGHBOURHOODS, band_edges, grid_edges, normalize_edges
     from framework.nn.embedding import StandardizedProjection
+    from framework.nn.mlp import hidden_layers
     from framework.viz.attention_maps import matrix_figure
     from framework.viz.figures import new_figure
 

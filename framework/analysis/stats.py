@@ -11,6 +11,7 @@ probability at least ``1 − α``.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -44,11 +45,10 @@ def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float) ->
 
     Two arms that gave the same value on every seed have a zero-width interval at their difference.
     """
+    estimate = statistics.fmean(a) - statistics.fmean(b) if a and b else math.nan
     if len(a) < 2 or len(b) < 2:
-        estimate = sum(a) / len(a) - sum(b) / len(b) if a and b else math.nan
         return Difference(estimate, -math.inf, math.inf, confidence)
-    estimate = sum(a) / len(a) - sum(b) / len(b)
-    if _variance(a) == 0 and _variance(b) == 0:
+    if statistics.pvariance(a) == 0 and statistics.pvariance(b) == 0:
         return Difference(estimate, estimate, estimate, confidence)
     low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
     return Difference(estimate, float(low), float(high), confidence)
@@ -75,8 +75,3 @@ def combined(outcomes: Sequence[Outcome]) -> Outcome:
 def bonferroni(comparisons: int, alpha: float = ALPHA) -> float:
     """The confidence of each of ``comparisons`` intervals that hold together with probability ``1 − alpha``."""
     return 1 - alpha / max(comparisons, 1)
-
-
-def _variance(values: Sequence[float]) -> float:
-    mean = sum(values) / len(values)
-    return sum((value - mean) ** 2 for value in values)

@@ -18,13 +18,15 @@ from typing import Any
 
 from framework.core.errors import ConfigError
 
-SELECT_STAGE = "study.stage=select"
+SELECT = "select"
+"""The ``study.stage`` of a selection run."""
+SELECT_STAGE = f"study.stage={SELECT}"
 """The override that marks a selection run: its row is a candidate, not one of the study's results."""
 
 
 def is_selection_run(cfg: Mapping[str, Any]) -> bool:
     """Whether ``cfg`` is a study's selection run: scored on validation only, with no test and no probes."""
-    return (cfg.get("study") or {}).get("stage") == "select"
+    return (cfg.get("study") or {}).get("stage") == SELECT
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the best validation score over the swept seeds (see :mod:`framework.runs.selecti
 # scans for plugins, and a dataclass with string annotations then cannot resolve them.
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
-from framework.core.errors import ConfigError
+from framework.core.errors import ArenaError, ConfigError
 from framework.runs.selection import Group, choose, draw, final_jobs, groups_of, search_grid, selection_jobs
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,13 @@ class StudySweeper(BasicSweeper):
         assert self.hydra_context is not None and self.config is not None and self.launcher is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         (jobs,) = self.split_arguments(parser.parse_overrides([*self._parse_config(), *arguments]), None)
-        plans = {group: self.search_of(group, parser) for group in groups_of(jobs)}
-        if all(plan is None for plan in plans.values()):
+        try:
+            plans = self.plans(jobs, parser)
+        except ArenaError as error:  # a bad search or selection setting: one line, before any job runs
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if plans is None:
             return super().sweep(arguments)
-        if absent := [group for group, plan in plans.items() if plan is None]:
-            raise ConfigError(
-                "study.search",
-                None,
-                f"{' '.join(absent[0].overrides)} declares none while other arms do; "
-                "every arm of a study must try the same number of configurations",
-            )
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -70,6 +68,22 @@ class StudySweeper(BasicSweeper):
             log.info("selected for %s: %s", " ".join(group.overrides), " ".join(configuration) or "(defaults)")
             final += final_jobs(group, configuration)
         return [self.launch(final, first=len(selection))]
+
+    def plans(
+        self, jobs: list[list[str]], parser: OverridesParser
+    ) -> dict[Group, tuple[list[tuple[str, ...]], int]] | None:
+        """Each group's configurations to try and their seed; None when no arm declares a search."""
+        plans = {group: self.search_of(group, parser) for group in groups_of(jobs)}
+        if all(plan is None for plan in plans.values()):
+            return None
+        if absent := [group for group, plan in plans.items() if plan is None]:
+            raise ConfigError(
+                "study.search",
+                None,
+                f"{' '.join(absent[0].overrides)} declares none while other arms do; "
+                "every arm of a study must try the same number of configurations",
+            )
+        return plans
 
     def search_of(self, group: Group, parser: OverridesParser) -> tuple[list[tuple[str, ...]], int] | None:
         """The configurations ``group`` tries (its arm's ``study.search``, drawn to ``trials``) and their seed.

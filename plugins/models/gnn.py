@@ -93,15 +93,15 @@ class GraphEncoder(Encoder):
         width_in, width_out = self.end_widths(inputs, output)
         widths = [width_in] + [dim] * (layers - 1) + [width_out]
         self.layers = nn.ModuleList()
-        for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
+        for index, (reads, writes) in enumerate(zip(widths, widths[1:])):
             scores = self.classifies and index == layers - 1  # the output layer: no activation, no norm
             self.layers.append(
                 GraphLayer(
-                    make_conv(conv, width_in, width_out, out_heads if scores else heads, dropout, concat=not scores),
+                    make_conv(conv, reads, writes, out_heads if scores else heads, dropout, concat=not scores),
                     dropout,
-                    nn.Identity() if scores else NORMS[norm](width_out),
+                    nn.Identity() if scores else NORMS[norm](writes),
                     nn.Identity() if scores else ACTIVATIONS[activation](),
-                    residual and width_in == width_out,
+                    residual and reads == writes,
                 )
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, hidden_layers, one_of, require
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "elu": nn.ELU}
 
@@ -48,12 +48,9 @@ class MLPEncoder(Encoder):
         one_of("activation", activation, ACTIVATIONS)
         super().__init__(spec, dim)
         width_in, width_out = self.end_widths(inputs, output)
-        widths = [width_in] + [hidden] * layers
-        mlp: list[nn.Module] = []
-        for reads, writes in zip(widths, widths[1:]):
-            mlp += [nn.Linear(reads, writes), ACTIVATIONS[activation](), nn.Dropout(dropout)]
         norm = nn.Identity() if self.classifies else nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(*mlp, nn.Linear(hidden, width_out), norm)
+        stack = hidden_layers(width_in, hidden, layers, ACTIVATIONS[activation], dropout)
+        self.mlp = nn.Sequential(*stack, nn.Linear(hidden, width_out), norm)
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         return self.mlp(h)  # [B, N, D or F] → [B, N, D or C], each element alone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, hidden_layers, require
 
 
 class WindowFCEncoder(Encoder):
@@ -34,11 +34,8 @@ class WindowFCEncoder(Encoder):
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         super().__init__(spec, dim)
         self.window = window
-        widths = [(2 * window + 1) * dim] + [hidden] * layers
-        mlp: list[nn.Module] = []
-        for width_in, width_out in zip(widths, widths[1:]):
-            mlp += [nn.Linear(width_in, width_out), nn.GELU(), nn.Dropout(dropout)]
-        self.mlp = nn.Sequential(*mlp, nn.Linear(hidden, dim), nn.LayerNorm(dim))
+        stack = hidden_layers((2 * window + 1) * dim, hidden, layers, nn.GELU, dropout)
+        self.mlp = nn.Sequential(*stack, nn.Linear(hidden, dim), nn.LayerNorm(dim))
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         k = self.window

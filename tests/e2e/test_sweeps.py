@@ -185,3 +185,16 @@ def test_a_study_selects_each_arm_on_validation_with_equal_effort_then_runs_the_
         assert all(set(r["variant"].split()) == chosen and r["test"]["acc"] is not None for r in finals)
     report = (tmp_path / "sweep" / "report.md").read_text()
     assert "### Model selection" in report and report.count("| ✓ |") == 2
+
+
+def test_a_search_grid_smaller_than_the_trials_stops_the_study_with_one_line(cli, tmp_path):
+    result = cli(
+        "-m", "experiment=claims/s5_graph", "study.selection.trials=5", *FAST, f"hydra.sweep.dir={tmp_path / 's'}"
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid config value study.search='4 configuration(s) for +arm=s5_graph/attn_edges': "
+        "every arm must offer at least study.selection.trials=5; widen its search grid"
+    ]
+    assert not list((tmp_path / "s").glob("*/results.json"))
