@@ -23,6 +23,7 @@ from framework.config.checks import (
     config_errors,
     instantiated,
     is_number,
+    raw_value,
     seed_of,
     target_of,
 )
@@ -60,6 +61,8 @@ RUN_KEYS = (
     "callbacks",
 )
 """Top-level keys every run reads: one deleted with ``~`` stops the run in one line before anything is built."""
+TOP_LEVEL_KEYS = (*RUN_KEYS, "data_dir", "cache_dir", "study")
+"""Every top-level key a config may have: any other (``+foo=1``) would be ignored, so it stops the run."""
 
 
 def plugin_options(cfg: DictConfig, group: str, base: type, exclude: Iterable[str] = ()) -> tuple[type, dict[str, Any]]:
@@ -135,6 +138,14 @@ def build_parts(cfg: DictConfig) -> Parts:
     for key in RUN_KEYS:
         if key not in cfg:
             raise MissingValue(key, "every run")
+    for key in cfg:
+        require(
+            key in TOP_LEVEL_KEYS,
+            key,
+            raw_value(cfg, key),
+            f"not a config key, so it would change nothing; the top-level keys are {', '.join(TOP_LEVEL_KEYS)}; "
+            "remove it, or name it inside its group (e.g. model.<key>)",
+        )
     check_resolves(cfg)
     seed_of(cfg)
     with config_errors(cfg):

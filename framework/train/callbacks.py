@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import Tensor
 
 from framework.core.batch import VectorSet
@@ -170,6 +171,7 @@ class GracefulStop(pl.Callback):
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.position = "before the first batch"  # where training stood at the last batch end
         self._previous: dict[int, object] = {}
 
     @contextmanager
@@ -181,6 +183,9 @@ class GracefulStop(pl.Callback):
         self._previous = {number: signal.signal(number, self._record) for number in self.SIGNALS}
         try:
             yield
+        except SIGTERMException:
+            # Lightning stops by itself (exit status 0) when SIGTERM lands after this callback's batch-end check.
+            raise Interrupted(f"stopped by SIGTERM {self.position}", signal.SIGTERM) from None
         finally:
             for number, handler in self._previous.items():
                 signal.signal(number, handler)
@@ -201,4 +206,5 @@ class GracefulStop(pl.Callback):
             raise Interrupted(f"stopped by {name} {where}", self.received)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
-        self.check(f"at epoch {trainer.current_epoch}, step {trainer.global_step}")
+        self.position = f"at epoch {trainer.current_epoch}, step {trainer.global_step}"
+        self.check(self.position)

@@ -72,6 +72,9 @@ def build_logger(
         if problem:
             log.warning("W&B is misconfigured (%s); logging offline instead, upload later with `wandb sync`.", problem)
         cfg = OmegaConf.merge(cfg, {"offline": os.environ.get("WANDB_MODE") == "offline" or not online})
+    if cfg.get("offline"):
+        # Said to wandb.init itself: W&B's session, set up by the credentials check, no longer reads WANDB_MODE.
+        cfg = OmegaConf.merge(cfg, {"mode": "offline"})
     logger = instantiated(cfg, "logger", Logger)
     try:
         logger.experiment  # noqa: B018 - starts the W&B run now, where a failure can still be handled

@@ -51,6 +51,7 @@ def results_files(root: Path) -> list[Path]:
             ["callbacks.early_stopping={_target_:framework.train.callbacks.EarlyStop,monitor:val/accuracy,patience:5}"],
             "callbacks.early_stopping.monitor='val/accuracy': allowed values are val/loss, val/acc, val/f1",
         ),
+        (["+debug=fdr"], "debug='fdr': not a config key, so it would change nothing; the top-level keys are seed,"),
     ],
     ids=[
         "heads",
@@ -69,6 +70,7 @@ def results_files(root: Path) -> list[Path]:
         "param_group_unknown_option",
         "patience_zero",
         "monitor_unknown",
+        "unknown_top_level_key",
     ],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
@@ -143,6 +145,18 @@ def test_an_offline_wandb_run_writes_its_run_files(cli, tmp_path):
     (run_file,) = run_dir.glob("run-*.wandb")  # what `wandb sync` uploads: config, metrics, summary
     logged = run_file.read_bytes()
     assert b"attention-arena" in logged and b"warmup_fraction" in logged and b"test/acc" in logged
+
+
+def test_wandb_without_a_key_or_a_mode_logs_offline(cli, tmp_path, monkeypatch):
+    for variable in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_SILENT"):  # a fresh install: nothing set
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no W&B settings file
+
+    result = cli("trainer=debug", "logger=wandb", *QUIET[1:])
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert results_files(tmp_path / "outputs") and list((tmp_path / "outputs").rglob("offline-run-*"))
 
 
 def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path, monkeypatch):

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import QUIET, ROOT
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from framework.core.errors import ConfigError, DataError
+from framework.core.errors import ConfigError, DataError, Interrupted
+from framework.train.callbacks import GracefulStop
 from framework.train.resume import LAST, check_identity
 from framework.train.run import run
 
@@ -109,6 +111,16 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_folder_continues_it(tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     assert outcome(folder) == uninterrupted
     assert validated_epochs(folder) == list(range(uninterrupted["epochs"]))
+
+
+def test_a_sigterm_that_lightning_acts_on_first_still_stops_the_run_as_interrupted():
+    stop = GracefulStop()
+    stop.position = "at epoch 2, step 41"
+
+    with pytest.raises(Interrupted, match=r"^stopped by SIGTERM at epoch 2, step 41$") as raised, stop.listening():
+        raise SIGTERMException  # Lightning's own stop: a SystemExit with status 0
+
+    assert raised.value.signal == signal.SIGTERM
 
 
 def test_resume_true_without_a_resume_point_names_the_missing_file(make_config, tmp_path):
