@@ -3,13 +3,15 @@
 Add ``-m`` and comma lists to sweep; ``--list`` for the options.
 """
 
+import os
 import sys
 import warnings
 
 import hydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from framework.config.group_overrides import check_group_overrides
+from framework.config.group_overrides import check_group_overrides, one_line
 from framework.config.listing import config_groups, listing
 from framework.core.catalogue import scopes
 from framework.core.errors import ArenaError
@@ -48,10 +50,17 @@ def cli() -> None:
     except ArenaError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    full_errors = "HYDRA_FULL_ERROR" in os.environ
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's own errors reach this function, to be said in one line
     try:
         main()
     except BrokenPipeError:  # `run.py --help | head`
         sys.stderr.close()
+    except HydraException as error:  # a key that is not in the config, an override Hydra cannot parse
+        if full_errors:
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

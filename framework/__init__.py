@@ -36,6 +36,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "framework.analysis.rows": ("Row", "mean_sd"),
     "framework.analysis.stats": ("Outcome",),
     "framework.analysis.verdict": ("Check", "Comparison", "Verdict", "verdict_from"),
+    # A finished run's model, modality and config, for a notebook.
+    "framework.train.evaluate": ("load_run",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -58,6 +60,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.nn.edges import GRID_NEIGHBOURHOODS, band_edges, grid_edges, normalize_edges
     from framework.nn.embedding import StandardizedProjection
     from framework.nn.mlp import hidden_layers
+    from framework.train.evaluate import load_run
     from framework.viz.attention_maps import matrix_figure
     from framework.viz.figures import new_figure
 

@@ -4,8 +4,8 @@ Hydra raises a plain ``ValueError`` for a config group set to something other th
 name (``model=3``, ``logger=null``, ``trainer=false``), and deleting a group every run needs
 (``~model``) fails later, inside Hydra, on the run folder's name. Both are user mistakes, so
 both are one-line :class:`~framework.core.errors.ArenaError` here (``run.py`` prints them and exits
-with status 2). Syntax errors and unknown option names are left to Hydra, which reports them in
-a short message of its own.
+with status 2), as is an option name that does not exist. Hydra's other errors (a key that is not
+in the config, a syntax error) ``run.py`` says in one line with :func:`one_line`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ def required_groups() -> frozenset[str]:
 
 def options(group: str) -> str:
     """The option names of ``group`` in every config folder, for a message."""
-    names = {path.stem for source in config_sources() for path in (source.folder / group).glob("*.yaml")}
+    names = {
+        path.relative_to(source.folder / group).with_suffix("").as_posix()
+        for source in config_sources()
+        for path in (source.folder / group).rglob("*.yaml")
+    }
     return ", ".join(sorted(names))
 
 
@@ -77,3 +81,12 @@ def check_group_overrides(args: Sequence[str]) -> None:
         for name in value if isinstance(value, list) else [value]:
             if not isinstance(name, str):
                 raise ConfigError(group, name, f"a config group takes an option name: one of {options(group)}")
+            if not any((source.folder / group / f"{name}.yaml").is_file() for source in config_sources()):
+                raise ConfigError(group, name, f"no such option; the options are {options(group)}")
+
+
+def one_line(error: Exception) -> str:
+    """Hydra's own error message (a key that is not in the config, a bad override) as one line."""
+    noise = ("full_key:", "object_type=", "reference_type=", "Set the environment variable HYDRA_FULL_ERROR")
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith(noise)]
+    return "; ".join(line.rstrip(".") for line in lines)

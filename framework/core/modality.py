@@ -117,6 +117,15 @@ class Modality(pl.LightningDataModule, ABC):
         """Set ``index`` of ``split`` alone, as a batch of one, as the loaders serve it (with edges when provided)."""
         return self._collate()(self.splits[split].__getitems__([index]))
 
+    def describe(self, split: str, index: int) -> dict[str, Any]:
+        """Which data set ``index`` of ``split`` is, for ``predictions.csv`` (``mode=predict``).
+
+        Column name → one value for the whole set (a sentence id), or a list with one value per
+        element (its words, frame times, node ids). The default names nothing: rows then carry
+        only the set's and the element's index.
+        """
+        return {}
+
     def draw_attention(
         self, example: VectorSet, rows: AttentionRows, title: str, queries: int, max_elements: int
     ) -> Figure | None:

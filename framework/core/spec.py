@@ -41,6 +41,8 @@ class ModalitySpec:
             of the batch's ``subsets`` columns.
         raw_features: width ``F`` of each element's raw feature vector when the modality can hand
             models its raw features (:meth:`~framework.core.modality.Modality.raw_input`), else None.
+        class_names: the name of each class (``NOUN``) when the classes have names; empty when a
+            class is just its number.
     """
 
     name: str
@@ -54,6 +56,7 @@ class ModalitySpec:
     element: str = "element"
     subsets: tuple[str, ...] = ()
     raw_features: int | None = None
+    class_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

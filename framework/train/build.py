@@ -33,6 +33,7 @@ from framework.core.errors import ConfigError, MissingValue, one_of, require
 from framework.core.modality import Modality
 from framework.core.spec import ModalitySpec, ModelRequirement
 from framework.nn.positional import PositionalEncoding
+from framework.runs.identity import ACTION_KEYS
 from framework.train.budget import fit_width, parse_budget
 from framework.train.loggers import check_logger
 from framework.train.metrics import metric_names
@@ -45,7 +46,11 @@ MODEL_KEYS = ("name", "positional", "param_budget")
 """Keys of a model config read by the framework, not passed to the encoder class."""
 MODALITY_KEYS = ("max_epochs",)
 """Keys of a modality config read elsewhere (``trainer.max_epochs`` follows it), not passed to the class."""
+MODES = ("train", "test", "predict")
+SPLITS = ("val", "test")
+"""The splits ``mode=test`` and ``mode=predict`` score (training runs score both)."""
 RUN_KEYS = (
+    *ACTION_KEYS,
     "seed",
     "resume",
     "output_dir",
@@ -112,8 +117,16 @@ def build_callbacks(cfg: DictConfig, spec: ModalitySpec) -> list[pl.Callback]:
     return callbacks
 
 
+def not_an_advert(record: logging.LogRecord) -> bool:
+    """False for Lightning's advertising lines ("💡 Tip: ... try installing litlogger"): the console shows the run."""
+    return not record.getMessage().startswith("💡 Tip")
+
+
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
     """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``."""
+    lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not_an_advert not in lightning_log.filters:
+        lightning_log.addFilter(not_an_advert)
     with config_errors(cfg):
         return instantiated(
             cfg, "trainer", pl.Trainer, callbacks=callbacks, logger=False, default_root_dir=str(output_dir)
@@ -148,6 +161,15 @@ def build_parts(cfg: DictConfig) -> Parts:
         )
     check_resolves(cfg)
     seed_of(cfg)
+    one_of("mode", cfg.mode, MODES)
+    one_of("split", cfg.split, SPLITS)
+    require(
+        cfg.mode != "train" or cfg.ckpt_path is None,
+        "ckpt_path",
+        cfg.ckpt_path,
+        "mode=train trains from scratch (resume=auto continues a stopped run in its own folder); "
+        "to score this checkpoint, add mode=test",
+    )
     with config_errors(cfg):
         modality: Modality = build(
             *plugin_options(cfg.modality, "modality", Modality, exclude=MODALITY_KEYS), "modality"
@@ -248,6 +270,17 @@ def assemble(parts: Parts) -> ArenaModule:
         parts.optimizer,
         parts.warmup_fraction,
     )
+
+
+def on_data(cfg: DictConfig, parts: Parts) -> tuple[Parts, ArenaModule, int]:
+    """Loads the modality's data, sizes the model to its budget and assembles it: the parts, the module, the width."""
+    try:
+        parts.modality.prepare_data()
+        parts.modality.setup("fit")
+    except ConfigError as error:  # a value that only the data shows to be wrong (e.g. an empty vocabulary)
+        raise error.in_group("modality") from None
+    parts, width = sized_to_budget(cfg, parts)
+    return parts, assemble(parts), width
 
 
 def sized_to_budget(cfg: DictConfig, parts: Parts) -> tuple[Parts, int]:

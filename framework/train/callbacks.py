@@ -9,9 +9,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import RichModelSummary
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import Tensor
 
@@ -155,6 +157,19 @@ class FiniteLoss(pl.Callback):
             f"the training loss became {loss} at step {step} (epoch {epoch}); last finite loss: {last}. "
             "Lower optimizer.lr, keep trainer.gradient_clip_val on, or try trainer.precision=32-true"
         )
+
+
+class ModelSummary(RichModelSummary):
+    """Lightning's rich model summary; FLOPs are those of one forward pass over the module's ``example_input_array``.
+
+    The input and output sizes are left out: a batch of vector sets has no size to show, and the
+    columns crowd an 80-column console.
+    """
+
+    @staticmethod
+    def summarize(summary_data: list[tuple[str, list[str]]], *args: Any, **kwargs: Any) -> None:
+        kept = [(name, values) for name, values in summary_data if name not in ("In sizes", "Out sizes")]
+        RichModelSummary.summarize(kept, *args, **kwargs)
 
 
 class GracefulStop(pl.Callback):

@@ -41,6 +41,14 @@ def check_logger(cfg: DictConfig | None) -> None:
     )
     # `auto` is decided when the run starts (build_logger); the logger passes the keys it does not name to wandb.init.
     check_options(cls, options | {"offline": offline is True}, "logger", kwargs_to=wandb.init)
+    if options.get("log_model"):
+        require(
+            not (offline is True or offline == "auto" and not logs_online()),
+            "logger.log_model",
+            options["log_model"],
+            "uploads checkpoints, which needs W&B online (no API key is configured, WANDB_MODE=offline or "
+            "logger.offline=true); log in with `wandb login`, or drop logger.log_model",
+        )
 
 
 def build_logger(
@@ -67,11 +75,13 @@ def build_logger(
         return logger
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # a copy that takes keys deleted with ~
     cfg = OmegaConf.merge(cfg, {"tags": [*(cfg.get("tags") or []), *(tag[:64] for tag in tags)]})
+    if resumed_at is not None and cfg.get("id") is None and (earlier := wandb_run_id(Path(cfg.save_dir))):
+        cfg = OmegaConf.merge(cfg, {"id": earlier, "resume": "allow"})  # a resumed run continues its W&B run
     if cfg.get("offline") == "auto":
         online, problem = wandb_credentials()
         if problem:
             log.warning("W&B is misconfigured (%s); logging offline instead, upload later with `wandb sync`.", problem)
-        cfg = OmegaConf.merge(cfg, {"offline": os.environ.get("WANDB_MODE") == "offline" or not online})
+        cfg = OmegaConf.merge(cfg, {"offline": not logs_online(online)})
     if cfg.get("offline"):
         # Said to wandb.init itself: W&B's session, set up by the credentials check, no longer reads WANDB_MODE.
         cfg = OmegaConf.merge(cfg, {"mode": "offline"})
@@ -88,9 +98,28 @@ def build_logger(
         wandb.teardown()
         os.environ["WANDB_MODE"] = "offline"
         log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
-        return build_logger(OmegaConf.merge(cfg, {"offline": True}), run_config)  # tags are in cfg already
+        if cfg.get("log_model"):
+            log.warning("W&B is offline, so checkpoints are not uploaded (logger.log_model).")
+        offline = {"offline": True, "log_model": False}
+        return build_logger(OmegaConf.merge(cfg, offline), run_config, resumed_at=resumed_at)  # tags are in cfg
     logger.log_hyperparams(run_config)
     return logger
+
+
+def logs_online(credentials: bool | None = None) -> bool:
+    """Whether a W&B logger with ``offline: auto`` logs online: ``WANDB_MODE`` is not offline and a key is configured.
+
+    ``credentials``: the key check's answer, when it was already asked.
+    """
+    if os.environ.get("WANDB_MODE") == "offline":
+        return False
+    return wandb_credentials()[0] if credentials is None else credentials
+
+
+def wandb_run_id(save_dir: Path) -> str | None:
+    """The id of the newest W&B run logged under ``save_dir`` (``wandb/offline-run-<time>-<id>``), None if none."""
+    runs = [path.name.split("-") for path in (save_dir / "wandb").glob("*run-*-*") if path.is_dir()]
+    return max(runs, key=lambda parts: parts[-2])[-1] if runs else None
 
 
 def csv_rows_until(logger, step: int | None) -> list[dict[str, float]]:
@@ -126,11 +155,15 @@ def _finish_wandb(logger, exit_code: int) -> None:
         wandb.finish(exit_code=exit_code)
 
 
-def log_summary(logger, results: dict[str, Any]) -> None:
-    """Puts a run's final figures (test and best-validation metrics, parameters, throughput) in its W&B summary."""
+def log_summary(logger, results: dict[str, Any], folder: Path | None = None, files: Iterable[str] = ()) -> None:
+    """Puts a run's final figures (test and best-validation metrics, parameters, throughput) in its W&B summary,
+    and the ``files`` of its ``folder`` that exist (``results.json``, the resolved config) among its files."""
     wandb = sys.modules.get("wandb")
     if logger is None or wandb is None or wandb.run is None:
         return
+    for name in files if folder is not None else ():
+        if (folder / name).is_file():
+            wandb.save(str(folder / name), base_path=str(folder), policy="now")
     summary = {f"test/{key}": value for key, value in results["test"].items()}
     summary |= {f"best_val/{key}": value for key, value in results["best_val"].items()}
     summary |= {f"throughput/{key}": value for key, value in results["throughput"].items() if key != "element"}

@@ -106,6 +106,10 @@ class ArenaModule(pl.LightningModule):
     def test_step(self, batch: VectorSet, batch_idx: int) -> None:
         self._step(batch, "test")
 
+    def predict_step(self, batch: VectorSet, batch_idx: int) -> tuple[Tensor, VectorSet]:
+        """The predicted classes, ``[B, N]`` (``[B]`` for per-set targets), and the batch they are for, on the CPU."""
+        return self(batch).argmax(dim=-1).cpu(), batch.to("cpu")
+
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 

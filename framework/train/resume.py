@@ -114,10 +114,10 @@ def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> t
     return path, check_identity(path, identity)
 
 
-def check_identity(path: Path, identity: dict[str, Any]) -> int:
-    """The global step of the checkpoint at ``path``; raises unless a run with ``identity`` wrote it.
+def read_checkpoint(path: Path, advice: str = "delete it to start the run afresh") -> dict[str, Any]:
+    """The checkpoint at ``path``, loaded as tensors and plain values only, with the identity of the run that wrote it.
 
-    Loads only tensors and plain values.
+    Raises :class:`DataError`, ending in ``advice``, for a file that cannot be read or that this project did not write.
     """
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -127,15 +127,20 @@ def check_identity(path: Path, identity: dict[str, Any]) -> int:
         raise DataError(
             f"{path} holds a pickled object "
             f"({found.group(1) if found else 'not a tensor or plain value'}) and is not loaded: "
-            "checkpoints are read as tensors and plain values only; delete it to start the run afresh"
+            f"checkpoints are read as tensors and plain values only; {advice}"
         ) from None
     except Exception as error:  # noqa: BLE001 - any unreadable checkpoint gets the same advice
         reason = str(error).splitlines()[0] if str(error) else ""
-        raise DataError(
-            f"{path} cannot be read ({type(error).__name__}: {reason}); delete it to start the run afresh"
-        ) from None
+        raise DataError(f"{path} cannot be read ({type(error).__name__}: {reason}); {advice}") from None
     if written is None:
         raise DataError(f"{path} was not written by Attention Arena (no run identity in it); use another run folder")
+    return checkpoint
+
+
+def check_identity(path: Path, identity: dict[str, Any]) -> int:
+    """The global step of the checkpoint at ``path``; raises unless a run with ``identity`` wrote it."""
+    checkpoint = read_checkpoint(path)
+    written = checkpoint["arena"]
     ours = f"modality={identity['modality']} model={identity['model']}"
     theirs = f"modality={written['modality']} model={written['model']}"
     if ours != theirs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,8 +25,9 @@ from framework.runs.preflight import check_output_folder
 from framework.runs.results import Results, strip_prefix, write_results
 from framework.runs.selection import is_selection_run
 from framework.train.budget import count_parameters
-from framework.train.build import assemble, build_callbacks, build_parts, build_trainer, sized_to_budget
+from framework.train.build import build_callbacks, build_parts, build_trainer, on_data
 from framework.train.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
+from framework.train.evaluate import evaluate
 from framework.train.loggers import build_logger, closing_logger, log_summary
 from framework.train.resume import LAST, ResumePoint, resume_checkpoint
 
@@ -58,13 +60,8 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     trainer = build_trainer(cfg.trainer, callbacks, output_dir)
     check_process_launch(trainer)
 
-    try:
-        modality.prepare_data()
-        modality.setup("fit")
-    except ConfigError as error:  # a value that only the data shows to be wrong (e.g. an empty vocabulary)
-        raise error.in_group("modality") from None
-    parts, width = sized_to_budget(cfg, parts)
-    module = assemble(parts)
+    parts, module, width = on_data(cfg, parts)
+    module.example_input_array = modality.example("val", 0)  # the model summary's FLOPs and sizes: one validation set
     check_output_folder(output_dir, count_parameters(module))
     if cfg.compile.enabled:
         module.compile(mode=cfg.compile.mode, dynamic=cfg.compile.dynamic)
@@ -122,9 +119,10 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
                 for key, value in callback.checks().items()
             },
         }
-        log_summary(logger, results)
+        if trainer.is_global_zero:
+            path = write_results(output_dir, results)
+            log_summary(logger, results, output_dir, files=(path.name, ".hydra/config.yaml"))
     if trainer.is_global_zero:
-        path = write_results(output_dir, results)
         scores = {"validation": results["best_val"], "test": results["test"]}
         scored = ", ".join(f"{name} accuracy {metrics['acc']:.4f}" for name, metrics in scores.items() if metrics)
         log.info("%s; results in %s", scored, path)
@@ -158,6 +156,10 @@ def main(cfg: DictConfig) -> float:
         log_name=f"{hydra.job.name}.log",
         resume_point=Path(cfg.output_dir) / "checkpoints" / LAST,
     )
+    if cfg.get("mode") != "train":  # test or predict: nothing is trained, so nothing is reused or recorded
+        with job.guard():
+            evaluate(cfg, job.overrides)
+        return math.nan
     if (reused := job.reused()) is not None:
         return reused["best_val"]["acc"]
     with job.guard():

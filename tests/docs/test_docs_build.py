@@ -44,3 +44,16 @@ def test_no_markdown_link_points_outside_the_repository() -> None:
         if (target := next(group for group in match.groups() if group is not None)).lower().startswith(("http://", "https://"))
     ]
     assert not outside, "links leaving the repository:\n" + "\n".join(outside)
+
+
+def test_ci_runs_exactly_the_readmes_second_command_with_the_tested_versions() -> None:
+    blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
+    install_and_run, install_and_test = blocks[0], blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+
+    assert install_and_test in ci  # .ci/run's last word is the README's second command
+    for command in (install_and_run, install_and_test):
+        assert "-c constraints.txt" in command
+    pinned = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==\S+", line) for line in pinned)  # every version exact
+    assert {"torch==2.14.1", "torchvision==0.29.1"} <= set(pinned)

@@ -27,9 +27,11 @@ KEPT = ("test", "best_val", "epochs", "checkpoint")
 
 
 def start(folder: Path, cache: Path, *extra: str) -> subprocess.Popen:
-    """Starts ``run.py`` with :data:`SMALL_RUN` writing into ``folder``."""
+    """Starts ``run.py`` with :data:`SMALL_RUN` (where ``extra`` does not set the same key) writing into ``folder``."""
+    given = {option.split("=", 1)[0] for option in extra}
+    small = [option for option in SMALL_RUN if option.split("=", 1)[0] not in given]
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), *extra, *SMALL_RUN, f"hydra.run.dir={folder}"],
+        [sys.executable, str(ROOT / "run.py"), *extra, *small, f"hydra.run.dir={folder}"],
         cwd=folder.parent,
         env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
         stdout=subprocess.PIPE,
@@ -121,6 +123,21 @@ def test_a_sigterm_that_lightning_acts_on_first_still_stops_the_run_as_interrupt
         raise SIGTERMException  # Lightning's own stop: a SystemExit with status 0
 
     assert raised.value.signal == signal.SIGTERM
+
+
+def test_a_resumed_run_continues_its_wandb_run(tmp_path, shared_cache):
+    folder = tmp_path / "run"
+    stopped = start(folder, shared_cache, "logger=wandb")
+    stop_after_an_epoch(stopped, folder, signal.SIGTERM)
+    finish(stopped)
+
+    resumed = finish(start(folder, shared_cache, "logger=wandb"))
+
+    assert resumed.returncode == 0, resumed.stderr
+    starts = sorted((folder / "wandb").glob("offline-run-*"))
+    assert len(starts) == 2
+    assert len({path.name.rsplit("-", 1)[1] for path in starts}) == 1  # one W&B run id: `wandb sync` joins them
+    assert (starts[-1] / "files" / "results.json").is_file()
 
 
 def test_resume_true_without_a_resume_point_names_the_missing_file(make_config, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -177,12 +177,18 @@ class ImageModality(Modality):
                 else partial(files.cifar10, self.data_dir)
             )
             pools = {"rest": load(train=True), "test": load(train=False)}
+            rest, test = np.arange(len(pools["rest"][1])), np.arange(len(pools["test"][1]))
         images, labels = pools["rest"]
         train, val = self._stratified_split(labels, self.val_fraction, np.arange(len(labels)))
         if self.train_fraction < 1:
             train, _ = self._stratified_split(labels[train], 1 - self.train_fraction, train)
         parts = {"train": (images[train], labels[train]), "val": (images[val], labels[val]), "test": pools["test"]}
         self.splits = {split: self._sets(*part) for split, part in parts.items()}
+        self.sources = {"train": rest[train], "val": rest[val], "test": test}
+
+    def describe(self, split: str, index: int) -> dict[str, Any]:
+        """The image's index in the dataset as published (scikit-learn's digits; the MNIST or CIFAR-10 file)."""
+        return {"image": int(self.sources[split][index])}
 
     def edges(self, batch: VectorSet) -> Tensor:
         """Each pixel (or patch) joined to its 4 or 8 neighbours on the grid."""

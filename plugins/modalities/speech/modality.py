@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -119,6 +119,7 @@ class SpeechModality(Modality):
             max_positions=self.max_frames,
             has_edges=True,
             element="frame",
+            class_names=(*map(str, range(SILENCE)), "silence") if frames else (),
         )
 
     def prepare_data(self) -> None:
@@ -135,6 +136,16 @@ class SpeechModality(Modality):
             )
         target = self.spec.target
         self.splits = {split: SequenceSets(a["x"], a["lengths"], a["y"], target) for split, a in arrays.items()}
+        if self.task == "utterance":  # each set is one recording, in the order its features were computed
+            every = fsdd.recordings(self.data_dir)
+            self.recordings = {split: [r.path.name for r in every if r.split == split] for split in SPLITS}
+
+    def describe(self, split: str, index: int) -> dict[str, Any]:
+        """Utterances: the recording's file name; connected digits: the time (seconds) at which each frame starts."""
+        if self.task == "utterance":
+            return {"recording": self.recordings[split][index]}
+        frames = int(self.splits[split].lengths[index])
+        return {"time_s": [round(frame * SHIFT_MS / 1000, 3) for frame in range(frames)]}
 
     def edges(self, batch: VectorSet) -> Tensor:
         """Each frame joined to the frames within ``±edge_window`` (the band the window scope attends over)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -160,6 +160,7 @@ class TextModality(Modality):
             has_edges=True,
             element="token",
             subsets=SUBSETS,
+            class_names=UPOS,
         )
 
     def prepare_data(self) -> None:
@@ -186,6 +187,11 @@ class TextModality(Modality):
         self.splits = {
             split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()
         }
+        self.words = {split: [s.words for s in part] for split, part in sentences.items()}
+
+    def describe(self, split: str, index: int) -> dict[str, Any]:
+        """The sentence's words (the set is the sentence's number in its split's file)."""
+        return {"word": list(self.words[split][index])}
 
     def edges(self, batch: VectorSet) -> Tensor:
         """Each word joined to its neighbours within ``±edge_window`` in the sentence."""
