@@ -104,13 +104,14 @@ class Row:
 
 
 def collect_runs(root: Path) -> Runs:
-    """Every ``results.json`` under ``root`` (hidden folders such as the finished-config index skipped)."""
+    """Every ``results.json`` under ``root``; hidden folders (the finished-config index) and W&B's ``wandb`` folders
+    (where each run's copy of its ``results.json`` is a W&B run file) are skipped."""
     root = Path(root)
     if not root.is_dir():
         raise ReportError(f"{root} is not a folder; give the folder of a multirun (e.g. multirun/<date>/<time>)")
     runs, unreadable = [], []
     for path in sorted(root.rglob(RESULTS_FILE)):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
+        if any(part.startswith(".") or part == "wandb" for part in path.relative_to(root).parts[:-1]):
             continue
         try:
             runs.append(Run(path.parent, read_results(path)))

@@ -35,7 +35,7 @@ from framework.core.spec import ModalitySpec, ModelRequirement
 from framework.nn.positional import PositionalEncoding
 from framework.runs.identity import ACTION_KEYS
 from framework.train.budget import fit_width, parse_budget
-from framework.train.loggers import check_logger
+from framework.train.loggers import check_loggers
 from framework.train.metrics import metric_names
 from framework.train.module import ArenaModule, class_head
 from framework.train.optim import GroupedOptimizer, optimizer_factory
@@ -209,7 +209,7 @@ def build_parts(cfg: DictConfig) -> Parts:
             "use null or a number in [0, 1)",
         )
         check_compile(cfg.compile)
-        check_logger(cfg.logger)
+        check_loggers(cfg.logger)
         return Parts(
             modality,
             encoder,

@@ -22,39 +22,71 @@ from framework.io.wandb import wandb_credentials
 log = logging.getLogger(__name__)
 
 
-def check_logger(cfg: DictConfig | None) -> None:
-    """Checks the logger's class, keys and value types without building it (a logger writes files once it exists)."""
+def logger_configs(cfg: DictConfig | None) -> dict[str, DictConfig]:
+    """The configured loggers by their config key: ``logger`` for one (its settings have a ``_target_``),
+    ``logger.csv``, ``logger.wandb``... for several (``logger=many``); none for ``logger=none``."""
     if cfg is None:
-        return
-    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
-    options = {key: value for key, value in OmegaConf.to_container(cfg, resolve=True).items() if key not in HYDRA_KEYS}
-    cls = target_of(cfg, "logger", Logger)
+        return {}
+    require(
+        isinstance(cfg, DictConfig),
+        "logger",
+        cfg,
+        "must be null, a logger's settings with a _target_, or loggers by name (as in logger=many)",
+    )
+    if "_target_" in cfg:
+        return {"logger": cfg}
+    return {f"logger.{name}": each for name, each in cfg.items() if each is not None}
+
+
+def check_loggers(cfg: DictConfig | None) -> None:
+    """Checks every configured logger's class, keys and value types without building it (a logger writes files)."""
+    for key, each in logger_configs(cfg).items():
+        check_logger(each, key)
+
+
+def check_logger(cfg: DictConfig, key: str = "logger") -> None:
+    """Checks one logger's settings; ``key`` is where they are in the config (``logger`` or ``logger.wandb``)."""
+    require(isinstance(cfg, DictConfig), key, cfg, "must be null or a logger's settings with a _target_")
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    options = {name: value for name, value in settings.items() if name not in HYDRA_KEYS}
+    cls = target_of(cfg, key, Logger)
     if not issubclass(cls, WandbLogger):
-        check_options(cls, options, "logger")
+        check_options(cls, options, key)
         return
     import wandb  # here: only runs that log to W&B pay for importing it
 
     offline = options.get("offline", False)
-    require(offline == "auto" or isinstance(offline, bool), "logger.offline", offline, "must be auto, true or false")
+    require(offline == "auto" or isinstance(offline, bool), f"{key}.offline", offline, "must be auto, true or false")
     require(
-        isinstance(options.get("tags") or [], list), "logger.tags", options.get("tags"), "must be a list of strings"
+        isinstance(options.get("tags") or [], list), f"{key}.tags", options.get("tags"), "must be a list of strings"
     )
     # `auto` is decided when the run starts (build_logger); the logger passes the keys it does not name to wandb.init.
-    check_options(cls, options | {"offline": offline is True}, "logger", kwargs_to=wandb.init)
+    check_options(cls, options | {"offline": offline is True}, key, kwargs_to=wandb.init)
     if options.get("log_model"):
         require(
             not (offline is True or offline == "auto" and not logs_online()),
-            "logger.log_model",
+            f"{key}.log_model",
             options["log_model"],
-            "uploads checkpoints, which needs W&B online (no API key is configured, WANDB_MODE=offline or "
-            "logger.offline=true); log in with `wandb login`, or drop logger.log_model",
+            f"uploads checkpoints, which needs W&B online (no API key is configured, WANDB_MODE=offline or "
+            f"{key}.offline=true); log in with `wandb login`, or drop {key}.log_model",
         )
 
 
-def build_logger(
+def build_loggers(
     cfg: DictConfig | None, run_config: dict[str, Any], tags: Iterable[str] = (), resumed_at: int | None = None
-):
-    """Instantiates the configured Lightning logger (None for ``logger=none``) and logs ``run_config`` to it.
+) -> list[Logger]:
+    """Every configured logger, built by :func:`build_logger` (none for ``logger=none``)."""
+    return [build_logger(each, run_config, tags, resumed_at, key) for key, each in logger_configs(cfg).items()]
+
+
+def build_logger(
+    cfg: DictConfig,
+    run_config: dict[str, Any],
+    tags: Iterable[str] = (),
+    resumed_at: int | None = None,
+    key: str = "logger",
+) -> Logger:
+    """Instantiates one configured Lightning logger (its settings at ``key``) and logs ``run_config`` to it.
 
     ``tags`` are added to a W&B run's configured tags (W&B allows at most 64 characters per tag).
     ``resumed_at``: the global step a resumed run continues from; a CSV log keeps its rows up to it.
@@ -63,11 +95,8 @@ def build_logger(
     run fails (a bad key, no network), it warns and logs offline instead; ``wandb sync`` uploads
     the offline run later.
     """
-    if cfg is None:
-        return None
-    require(isinstance(cfg, DictConfig), "logger", cfg, "must be null or a logger's settings with a _target_")
-    if not issubclass(target_of(cfg, "logger", Logger), WandbLogger):
-        logger = instantiated(cfg, "logger", Logger)
+    if not issubclass(target_of(cfg, key, Logger), WandbLogger):
+        logger = instantiated(cfg, key, Logger)
         earlier = csv_rows_until(logger, resumed_at)
         logger.log_hyperparams(run_config)  # a CSV logger replaces its metrics.csv here
         for row in earlier:
@@ -85,7 +114,7 @@ def build_logger(
     if cfg.get("offline"):
         # Said to wandb.init itself: W&B's session, set up by the credentials check, no longer reads WANDB_MODE.
         cfg = OmegaConf.merge(cfg, {"mode": "offline"})
-    logger = instantiated(cfg, "logger", Logger)
+    logger = instantiated(cfg, key, Logger)
     try:
         logger.experiment  # noqa: B018 - starts the W&B run now, where a failure can still be handled
     except Exception as error:  # noqa: BLE001 - W&B must never stop a training run
@@ -93,15 +122,15 @@ def build_logger(
             raise
         import wandb
 
-        _finish_wandb(logger, exit_code=1)
+        _finish_wandb([logger], exit_code=1)
         # The failed start leaves W&B's process-wide session set up for online use; reset it.
         wandb.teardown()
         os.environ["WANDB_MODE"] = "offline"
         log.warning("W&B could not start online (%s); logging offline instead, upload later with `wandb sync`.", error)
         if cfg.get("log_model"):
-            log.warning("W&B is offline, so checkpoints are not uploaded (logger.log_model).")
-        offline = {"offline": True, "log_model": False}
-        return build_logger(OmegaConf.merge(cfg, offline), run_config, resumed_at=resumed_at)  # tags are in cfg
+            log.warning("W&B is offline, so checkpoints are not uploaded (%s.log_model).", key)
+        offline = OmegaConf.merge(cfg, {"offline": True, "log_model": False})
+        return build_logger(offline, run_config, resumed_at=resumed_at, key=key)  # tags are in cfg already
     logger.log_hyperparams(run_config)
     return logger
 
@@ -136,30 +165,32 @@ def csv_rows_until(logger, step: int | None) -> list[dict[str, float]]:
 
 
 @contextmanager
-def closing_logger(logger) -> Iterator[None]:
-    """Finishes the logger's W&B run (if any) when the block ends, failed or not.
+def closing_loggers(loggers: list[Logger]) -> Iterator[None]:
+    """Finishes the loggers' W&B run (if any) when the block ends, failed or not.
 
     Without this, the next job of a sweep in the same process would log into the same W&B run.
     """
     try:
         yield
     except BaseException:
-        _finish_wandb(logger, exit_code=1)
+        _finish_wandb(loggers, exit_code=1)
         raise
-    _finish_wandb(logger, exit_code=0)
+    _finish_wandb(loggers, exit_code=0)
 
 
-def _finish_wandb(logger, exit_code: int) -> None:
+def _finish_wandb(loggers: list[Logger], exit_code: int) -> None:
     wandb = sys.modules.get("wandb")
-    if logger is not None and wandb is not None and wandb.run is not None:
+    if loggers and wandb is not None and wandb.run is not None:
         wandb.finish(exit_code=exit_code)
 
 
-def log_summary(logger, results: dict[str, Any], folder: Path | None = None, files: Iterable[str] = ()) -> None:
+def log_summary(
+    loggers: list[Logger], results: dict[str, Any], folder: Path | None = None, files: Iterable[str] = ()
+) -> None:
     """Puts a run's final figures (test and best-validation metrics, parameters, throughput) in its W&B summary,
     and the ``files`` of its ``folder`` that exist (``results.json``, the resolved config) among its files."""
     wandb = sys.modules.get("wandb")
-    if logger is None or wandb is None or wandb.run is None:
+    if not any(isinstance(each, WandbLogger) for each in loggers) or wandb is None or wandb.run is None:
         return
     for name in files if folder is not None else ():
         if (folder / name).is_file():

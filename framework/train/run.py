@@ -28,7 +28,7 @@ from framework.train.budget import count_parameters
 from framework.train.build import build_callbacks, build_parts, build_trainer, on_data
 from framework.train.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
 from framework.train.evaluate import evaluate
-from framework.train.loggers import build_logger, closing_logger, log_summary
+from framework.train.loggers import build_loggers, closing_loggers, log_summary
 from framework.train.resume import LAST, ResumePoint, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -68,16 +68,16 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     variant = variant_of(overrides)
     # Built last: a logger writes files (or starts a W&B run) as soon as it exists, and a run that fails
     # on its data must leave nothing behind.
-    logger = build_logger(
+    loggers = build_loggers(
         cfg.logger,
         OmegaConf.to_container(cfg, resolve=True),
         tags=variant.split() if variant != "default" else (),
         resumed_at=resume_step,
     )
-    trainer.loggers = [logger] if logger else []
+    trainer.loggers = loggers
     if resume_from is not None:
         log.info("continuing from %s", resume_from)
-    with closing_logger(logger), stop.listening():
+    with closing_loggers(loggers), stop.listening():
         # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
         trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
         best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")
@@ -121,7 +121,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
         }
         if trainer.is_global_zero:
             path = write_results(output_dir, results)
-            log_summary(logger, results, output_dir, files=(path.name, ".hydra/config.yaml"))
+            log_summary(loggers, results, output_dir, files=(path.name, ".hydra/config.yaml"))
     if trainer.is_global_zero:
         scores = {"validation": results["best_val"], "test": results["test"]}
         scored = ", ".join(f"{name} accuracy {metrics['acc']:.4f}" for name, metrics in scores.items() if metrics)

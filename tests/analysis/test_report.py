@@ -76,6 +76,17 @@ def test_bookkeeping_overrides_do_not_make_a_variant(tmp_path):
     assert row.variant == "default" and row.seeds == [0, 1]
 
 
+def test_the_copies_wandb_keeps_of_each_runs_results_are_not_counted_again(tmp_path):
+    path = write_run(tmp_path, seed=0)
+    copy = path.parent / "wandb" / "offline-run-20261130_120000-abc" / "files" / "results.json"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(path.read_text())
+
+    (row,) = aggregate(collect_runs(tmp_path).runs)
+
+    assert row.seeds == [0]
+
+
 def test_failed_jobs_are_listed_with_their_error_and_left_out_of_the_means(tmp_path):
     write_run(tmp_path, seed=0, acc=0.9)
     write_run(

@@ -15,7 +15,8 @@ FAST = ["trainer=debug", *QUIET]
 
 
 def results_files(root: Path) -> list[Path]:
-    return sorted(root.rglob("results.json"))
+    """The runs' results.json files below ``root`` (not W&B's copies of them among its run files)."""
+    return sorted(path for path in root.rglob("results.json") if "wandb" not in path.parts)
 
 
 @pytest.mark.parametrize(
@@ -175,6 +176,19 @@ def test_wandb_without_a_key_or_a_mode_logs_offline(cli, tmp_path, monkeypatch):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert results_files(tmp_path / "outputs") and list((tmp_path / "outputs").rglob("offline-run-*"))
+
+
+def test_many_loggers_log_the_same_run_to_csv_tensorboard_and_wandb(cli, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = cli("trainer.max_epochs=2", "model.dim=16", "model.layers=1", "logger=many", *QUIET[1:])
+
+    assert result.returncode == 0, result.stderr
+    (folder,) = [path.parent for path in results_files(tmp_path / "outputs")]
+    validated = [line for line in (folder / "csv" / "metrics.csv").read_text().splitlines()[1:] if line]
+    events = EventAccumulator(str(folder / "tensorboard")).Reload()
+    assert len(events.Scalars("val/acc")) == 2 and events.Scalars("best_val/acc")
+    assert len(validated) >= 2 and list((folder / "wandb").glob("offline-run-*"))
 
 
 def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path, monkeypatch):
