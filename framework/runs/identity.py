@@ -21,11 +21,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from framework.runs.results import Results
 
 PACKAGE = "attention-arena"
-ACTION_KEYS = ("mode", "ckpt_path", "split")
-"""Top-level keys that say what to do with a model (train it, test it, predict with it), not how it is trained.
-
-No identity includes them: a test of a run has the run's config hash.
-"""
+UNHASHED_KEYS = ("mode", "ckpt_path", "split", "tags", "print_config")
+"""Top-level keys that never change what is trained: what to do with a model (train it, test it, predict with it)
+and how a run is labelled and shown. No identity includes them: a test of a run has the run's config hash."""
 NOT_VARIANT = (
     "modality",
     "model",
@@ -42,7 +40,7 @@ NOT_VARIANT = (
     "output_dir",
     "trainer.accelerator",
     "trainer.devices",
-    *ACTION_KEYS,
+    *UNHASHED_KEYS,
 )
 """Override keys (or prefixes, ending in a dot) that say where or how a run ran, not which variant it was."""
 
@@ -58,7 +56,7 @@ def variant_of(overrides: Iterable[str]) -> str:
 
 
 def resolved_without(cfg: DictConfig, ignore: Iterable[str]) -> dict[str, Any]:
-    """The resolved config as plain values, without :data:`ACTION_KEYS` and with each key in ``ignore`` replaced
+    """The resolved config as plain values, without :data:`UNHASHED_KEYS` and with each key in ``ignore`` replaced
     by a fixed placeholder.
 
     Keys are replaced before resolving, so values built from them (``${output_dir}/checkpoints``)
@@ -66,7 +64,7 @@ def resolved_without(cfg: DictConfig, ignore: Iterable[str]) -> dict[str, Any]:
     """
     blank = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
     with open_dict(blank):
-        for key in ACTION_KEYS:
+        for key in UNHASHED_KEYS:
             blank.pop(key, None)
         for key in ignore:
             OmegaConf.update(blank, key, f"<{key}>", merge=False)

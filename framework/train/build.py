@@ -33,7 +33,7 @@ from framework.core.errors import ConfigError, MissingValue, one_of, require
 from framework.core.modality import Modality
 from framework.core.spec import ModalitySpec, ModelRequirement
 from framework.nn.positional import PositionalEncoding
-from framework.runs.identity import ACTION_KEYS
+from framework.runs.identity import UNHASHED_KEYS
 from framework.train.budget import fit_width, parse_budget
 from framework.train.loggers import check_loggers
 from framework.train.metrics import metric_names
@@ -50,7 +50,7 @@ MODES = ("train", "test", "predict")
 SPLITS = ("val", "test")
 """The splits ``mode=test`` and ``mode=predict`` score (training runs score both)."""
 RUN_KEYS = (
-    *ACTION_KEYS,
+    *UNHASHED_KEYS,
     "seed",
     "resume",
     "output_dir",
@@ -163,6 +163,13 @@ def build_parts(cfg: DictConfig) -> Parts:
     seed_of(cfg)
     one_of("mode", cfg.mode, MODES)
     one_of("split", cfg.split, SPLITS)
+    require(
+        isinstance(cfg.tags, ListConfig) and all(isinstance(tag, str) for tag in cfg.tags),
+        "tags",
+        raw_value(cfg, "tags"),
+        "must be a list of strings, e.g. tags=[baseline,long]",
+    )
+    require(isinstance(cfg.print_config, bool), "print_config", cfg.print_config, "must be true or false")
     require(
         cfg.mode != "train" or cfg.ckpt_path is None,
         "ckpt_path",

@@ -27,7 +27,7 @@ from framework.core.errors import ConfigError
 from framework.core.modality import Modality
 from framework.core.spec import Target
 from framework.io.atomic import write_atomic
-from framework.runs.identity import ACTION_KEYS, run_identity
+from framework.runs.identity import UNHASHED_KEYS, run_identity
 from framework.runs.results import strip_prefix, write_json_atomic
 from framework.train.build import Parts, build_parts, build_trainer, on_data
 from framework.train.module import ArenaModule
@@ -102,7 +102,7 @@ def trained_config(cfg: DictConfig, overrides: Iterable[str], settings: dict[str
             trained[key] = cfg[key]
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
-        if key in ACTION_KEYS or key in ignored or key.startswith(("hydra.", "sweep.", "callbacks.", "experiment")):
+        if key in UNHASHED_KEYS or key in ignored or key.startswith(("hydra.", "sweep.", "callbacks.", "experiment")):
             continue
         wanted, there = OmegaConf.select(cfg, key), OmegaConf.select(trained, key)
         if key in FIXED or key.startswith("model."):

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
+import rich
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -18,6 +19,7 @@ from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 from pytorch_lightning.utilities import rank_zero_only
 
 from framework.config.checks import seed_of
+from framework.config.tree import config_tree
 from framework.core.errors import ConfigError
 from framework.runs.identity import checkpoint_identity, run_identity, variant_of
 from framework.runs.job import Job
@@ -44,6 +46,8 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     output_dir = Path(cfg.output_dir)
     pl.seed_everything(seed_of(cfg), workers=True, verbose=False)
     parts = build_parts(cfg)
+    if cfg.print_config and rank_zero_only.rank == 0:
+        rich.get_console().print(config_tree(cfg))
     modality, spec = parts.modality, parts.modality.spec
     identity = checkpoint_identity(cfg, cfg.sweep.hash_ignores)
     resume_from, resume_step = resume_checkpoint(cfg.resume, output_dir / "checkpoints", identity) or (None, None)
@@ -71,7 +75,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     loggers = build_loggers(
         cfg.logger,
         OmegaConf.to_container(cfg, resolve=True),
-        tags=variant.split() if variant != "default" else (),
+        tags=[*cfg.tags, *(variant.split() if variant != "default" else ())],
         resumed_at=resume_step,
     )
     trainer.loggers = loggers

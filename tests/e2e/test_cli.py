@@ -55,6 +55,7 @@ def results_files(root: Path) -> list[Path]:
         ),
         (["+foo=1"], "foo=1: not a config key, so it would change nothing; the top-level keys are mode, ckpt_path,"),
         (["logger=wandb", "logger.log_model=true"], "logger.log_model=True: uploads checkpoints, which needs W&B"),
+        (["tags=baseline"], "tags='baseline': must be a list of strings, e.g. tags=[baseline,long]"),
     ],
     ids=[
         "heads",
@@ -75,6 +76,7 @@ def results_files(root: Path) -> list[Path]:
         "monitor_unknown",
         "unknown_top_level_key",
         "wandb_log_model_offline",
+        "tags_not_a_list",
     ],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
@@ -189,6 +191,26 @@ def test_many_loggers_log_the_same_run_to_csv_tensorboard_and_wandb(cli, tmp_pat
     events = EventAccumulator(str(folder / "tensorboard")).Reload()
     assert len(events.Scalars("val/acc")) == 2 and events.Scalars("best_val/acc")
     assert len(validated) >= 2 and list((folder / "wandb").glob("offline-run-*"))
+
+
+def test_tags_reach_every_logger(cli, tmp_path):
+    result = cli("trainer=debug", "logger=many", "tags=[baseline,second-try]", *QUIET[1:])
+
+    assert result.returncode == 0, result.stderr
+    (folder,) = [path.parent for path in results_files(tmp_path / "outputs")]
+    (run_file,) = (folder / "wandb").glob("offline-run-*/run-*.wandb")
+    assert b"baseline" in run_file.read_bytes() and b"second-try" in run_file.read_bytes()  # W&B tags
+    for logged in (folder / "csv" / "hparams.yaml", folder / "tensorboard" / "hparams.yaml"):
+        assert "tags:\n- baseline\n- second-try\n" in logged.read_text()  # with the config
+
+
+def test_a_run_prints_its_config_as_a_tree_unless_told_not_to(cli):
+    shown = cli("trainer=debug", *QUIET, "seed=7")
+    hidden = cli("trainer=debug", *QUIET, "seed=7", "print_config=false")
+
+    assert shown.returncode == hidden.returncode == 0, shown.stderr + hidden.stderr
+    assert shown.stdout.startswith("config\n") and "├── optimizer" in shown.stdout and "seed: 7" in shown.stdout
+    assert "├── optimizer" not in hidden.stdout
 
 
 def test_an_unreachable_wandb_server_falls_back_to_an_offline_run(cli, tmp_path, monkeypatch):
