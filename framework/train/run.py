@@ -160,7 +160,7 @@ def main(cfg: DictConfig) -> float:
         log_name=f"{hydra.job.name}.log",
         resume_point=Path(cfg.output_dir) / "checkpoints" / LAST,
     )
-    if cfg.get("mode") != "train":  # test or predict: nothing is trained, so nothing is reused or recorded
+    if cfg.get("mode") in ("test", "predict"):  # nothing is trained, so nothing is reused or recorded
         with job.guard():
             evaluate(cfg, job.overrides)
         return math.nan

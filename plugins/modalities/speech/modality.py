@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -136,14 +137,17 @@ class SpeechModality(Modality):
             )
         target = self.spec.target
         self.splits = {split: SequenceSets(a["x"], a["lengths"], a["y"], target) for split, a in arrays.items()}
-        if self.task == "utterance":  # each set is one recording, in the order its features were computed
-            every = fsdd.recordings(self.data_dir)
-            self.recordings = {split: [r.path.name for r in every if r.split == split] for split in SPLITS}
+
+    @functools.cached_property
+    def recording_names(self) -> dict[str, list[str]]:
+        """Each split's recordings by file name, in the order their features were computed (one set each)."""
+        every = fsdd.recordings(self.data_dir)
+        return {split: [r.path.name for r in every if r.split == split] for split in SPLITS}
 
     def describe(self, split: str, index: int) -> dict[str, Any]:
         """Utterances: the recording's file name; connected digits: the time (seconds) at which each frame starts."""
         if self.task == "utterance":
-            return {"recording": self.recordings[split][index]}
+            return {"recording": self.recording_names[split][index]}
         frames = int(self.splits[split].lengths[index])
         return {"time_s": [round(frame * SHIFT_MS / 1000, 3) for frame in range(frames)]}
 

@@ -190,7 +190,7 @@ class TextModality(Modality):
         self.words = {split: [s.words for s in part] for split, part in sentences.items()}
 
     def describe(self, split: str, index: int) -> dict[str, Any]:
-        """The sentence's words (the set is the sentence's number in its split's file)."""
+        """The sentence's words (the set is the sentence's number in its split, in the order read or generated)."""
         return {"word": list(self.words[split][index])}
 
     def edges(self, batch: VectorSet) -> Tensor:
