@@ -1,67 +1,9 @@
-"""Attention Arena: ``python run.py modality=image model=attn``.
+"""Attention Arena: ``python run.py modality=image model=attn`` (installed as a package: ``arena``, the same command).
 
 Add ``-m`` and comma lists to sweep; ``--list`` for the options.
 """
 
-import os
-import sys
-import warnings
-
-import hydra
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-
-from framework.config.group_overrides import check_group_overrides, one_line
-from framework.config.listing import config_groups, listing
-from framework.core.catalogue import scopes
-from framework.core.errors import ArenaError
-
-# PyG's imports call torch.jit.script, which torch 2.14 deprecates; users can do nothing about it.
-warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
-# Lightning's pytree helper builds torch's deprecated LeafSpec on every step; same story.
-warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-# --help's template (conf/config.yaml, hydra.help) lists the groups a user picks from through this resolver.
-OmegaConf.register_new_resolver("arena_config_groups", config_groups, replace=True)
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float:
-    """Runs one experiment; torch and the framework load only here, so ``--help`` stays fast."""
-    from framework.train.run import main as run_main
-
-    return run_main(cfg)
-
-
-def cli() -> None:
-    """Checks the installed plugins, answers ``--list``, checks the group overrides; then runs.
-
-    All before Hydra reads the command line.
-    """
-    try:
-        # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
-        scopes()
-        if "--list" in sys.argv[1:]:
-            print(listing())
-            return
-        check_group_overrides(sys.argv[1:])  # `model=3`, `~model`: Hydra itself would answer with a traceback
-    except BrokenPipeError:  # `run.py --list | head`: the reader has all it wanted
-        sys.stderr.close()
-        return
-    except ArenaError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    full_errors = "HYDRA_FULL_ERROR" in os.environ
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's own errors reach this function, to be said in one line
-    try:
-        main()
-    except BrokenPipeError:  # `run.py --help | head`
-        sys.stderr.close()
-    except HydraException as error:  # a key that is not in the config, an override Hydra cannot parse
-        if full_errors:
-            raise
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        raise SystemExit(2) from None
-
+from framework.cli import cli
 
 if __name__ == "__main__":
     cli()

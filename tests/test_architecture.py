@@ -29,9 +29,10 @@ LAYERS: dict[str, set[str]] = {
     "runs": {"core", "io"},
     "analysis": {"core", "io", "runs", "viz"},
     "train": {"core", "io", "config", "nn", "runs"},
+    "cli": {"core", "config", "train"},
 }
 """Each layer of ``framework/`` and the layers it may import."""
-TORCH_FREE = ("io", "config", "runs", "analysis")
+TORCH_FREE = ("io", "config", "runs", "analysis", "cli")
 """Layers that import no torch when loaded: the CLI, listings, sweeps and reports stay fast."""
 
 

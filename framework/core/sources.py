@@ -19,8 +19,9 @@ from pathlib import Path
 from framework.core.errors import ArenaError
 
 ENTRY_POINT_GROUP = "attention_arena.plugins"
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-"""This repository's config folder (the one ``run.py`` composes from)."""
+_SHIPPED_CONF = Path(__file__).resolve().parents[1] / "conf"  # where a built wheel puts conf/ (setup.py)
+CONF_DIR = _SHIPPED_CONF if _SHIPPED_CONF.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+"""The config folder ``arena`` and ``run.py`` compose from: the clone's ``conf/``, or the copy a wheel installed."""
 
 
 class PluginError(ArenaError):

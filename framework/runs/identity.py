@@ -85,6 +85,8 @@ def code_version() -> str:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():  # an installed wheel: its folder's git history, if any, is someone else's
+        return version
     try:
         described = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=12"],

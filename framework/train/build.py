@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from torch import nn
 
 from framework.config.checks import (
@@ -123,13 +123,27 @@ def not_an_advert(record: logging.LogRecord) -> bool:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
-    """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``."""
+    """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``.
+
+    The model summary is ``callbacks.summary``'s, shown when ``trainer.enable_model_summary`` is true: never
+    Lightning's own, which it would add in place of a dropped one (``callbacks.summary=null``).
+    """
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not_an_advert not in lightning_log.filters:
         lightning_log.addFilter(not_an_advert)
+    options = cfg.copy()
+    with open_dict(options):
+        if not options.pop("enable_model_summary", True):
+            callbacks = [callback for callback in callbacks if not isinstance(callback, pl.callbacks.ModelSummary)]
     with config_errors(cfg):
         return instantiated(
-            cfg, "trainer", pl.Trainer, callbacks=callbacks, logger=False, default_root_dir=str(output_dir)
+            options,
+            "trainer",
+            pl.Trainer,
+            callbacks=callbacks,
+            logger=False,
+            default_root_dir=str(output_dir),
+            enable_model_summary=False,
         )
 
 

@@ -234,6 +234,14 @@ def test_the_console_shows_the_run_with_its_flops_and_no_adverts(cli):
     assert "In sizes" not in console
 
 
+@pytest.mark.parametrize("switch", ["callbacks.summary=null", "trainer.enable_model_summary=false"])
+def test_either_switch_turns_the_model_summary_off(cli, switch):
+    result = cli("trainer=debug", "logger=none", "callbacks.progress=null", switch)
+
+    assert result.returncode == 0, result.stderr
+    assert "Total params" not in result.stdout + result.stderr  # neither the arena's summary nor Lightning's own
+
+
 @pytest.mark.parametrize("flag", ["--help", "--list"])
 def test_help_and_list_do_not_import_torch(modules_imported_by, flag):
     imported = modules_imported_by(flag)
