@@ -19,6 +19,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "framework.core.encoder": ("Encoder",),
     "framework.core.sequences": ("SequenceSets",),
     "framework.core.errors": ("ArenaError", "ConfigError", "DataError", "IncompatibleError", "one_of", "require"),
+    "framework.core.sizes": ("divisors", "listed", "physical_memory", "require_fits"),
     # Tensor code a model or modality builds on.
     "framework.nn.attention": ("MultiHeadSelfAttention", "attend", "register_scope", "scope_needs_edges"),
     "framework.nn.edges": ("GRID_NEIGHBOURHOODS", "band_edges", "grid_edges", "normalize_edges"),
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.core.errors import ArenaError, ConfigError, DataError, IncompatibleError, one_of, require
     from framework.core.modality import AttentionRows, Modality
     from framework.core.sequences import SequenceSets
+    from framework.core.sizes import divisors, listed, physical_memory, require_fits
     from framework.core.spec import Layout, ModalitySpec, ModelRequirement, Target
     from framework.io.cache import Stale, cached
     from framework.io.download import REFETCH, check_link, extract, fetch, require_verified, scratch_folder

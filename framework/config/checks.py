@@ -8,6 +8,7 @@ as the user would override it.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import types
 import typing
@@ -208,6 +209,39 @@ def check_types(parameters: Parameters, options: dict[str, Any], group: str) -> 
             raise ConfigError(f"{group}.{key}", value, f"must be of type {type_name(hint)}")
 
 
+INT64_MAX = 2**63 - 1
+"""The largest integer a tensor, a sampler or a step counter holds."""
+
+
+def check_numbers(target: Any, options: dict[str, Any], group: str) -> None:
+    """Refuses NaN, ±inf and integers beyond 64 bits in every option, inside lists and mappings too.
+
+    A class allows +inf ("no limit") for the options it names in ``unbounded``; nothing takes NaN.
+    """
+    unbounded = getattr(target, "unbounded", ())
+    for key, value in options.items():
+        for number in numbers_in(value):
+            if isinstance(number, int) and abs(number) > INT64_MAX:
+                raise ConfigError(f"{group}.{key}", value, f"must be within ±{INT64_MAX:,} (a 64-bit integer)")
+            if isinstance(number, float) and (
+                math.isnan(number) or not (math.isfinite(number) or (key in unbounded and number > 0))
+            ):
+                limit = " (or inf for no limit)" if key in unbounded else ""
+                raise ConfigError(f"{group}.{key}", value, f"must be a finite number{limit}")
+
+
+def numbers_in(value: Any) -> Iterator[int | float]:
+    """Every number in ``value`` (not booleans), a number or nested lists and mappings of them."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from numbers_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from numbers_in(item)
+
+
 def check_keys(target: Any, parameters: Parameters, options: dict[str, Any], group: str, supplied: set[str]) -> None:
     """Refuses keys ``target`` does not take and reports the ones it needs that are missing (deleted with ``~``)."""
     accepted = sorted(parameters.types.keys() - supplied)
@@ -249,13 +283,15 @@ def binding_error(error: TypeError, cls: type, options: dict[str, Any], group: s
 def check_options(
     target: Any, options: dict[str, Any], group: str, supplied: Iterable[str] = (), kwargs_to: Any = None
 ) -> None:
-    """Checks ``options`` for ``target(**options, <supplied>)``: known keys, none missing, values of annotated types.
+    """Checks ``options`` for ``target(**options, <supplied>)``: known keys, none missing, values of annotated types,
+    finite numbers within 64 bits.
 
     ``supplied`` are the arguments the caller passes itself; ``kwargs_to``: see :func:`parameters_of`.
     """
     parameters = parameters_of(target, kwargs_to)
     check_keys(target, parameters, options, group, set(supplied))
     check_types(parameters, options, group)
+    check_numbers(target, options, group)
 
 
 def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exception:
@@ -279,7 +315,11 @@ def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exce
 def mentioned(cause: Exception, cfg: DictConfig, group: str) -> ArenaError:
     """A one-line error for a value of ``group`` a library refused with ``cause``, naming the key it mentions."""
     message = " ".join(str(cause).split())
-    key = next((key for key in cfg if not str(key).startswith("_") and str(key).lower() in message.lower()), None)
+    keys = [str(key) for key in cfg if not str(key).startswith("_")]
+    # The key as a word (`devices`, devices=) before one inside another word (CPUAccelerator names no accelerator).
+    key = next((key for key in keys if re.search(rf"(?<![\w.]){re.escape(key)}(?!\w)", message)), None) or next(
+        (key for key in keys if key.lower() in message.lower()), None
+    )
     if key is None:
         return ArenaError(f"invalid {group} config: {message}")
     return ConfigError(f"{group}.{key}", OmegaConf.to_container(cfg, resolve=True)[key], message)

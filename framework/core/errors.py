@@ -54,6 +54,10 @@ class TrainingDiverged(ArenaError):
     """The training loss became NaN or infinite."""
 
 
+class NoCheckpoint(ArenaError):
+    """Training ended without a validation score, so no checkpoint was chosen and nothing may be tested."""
+
+
 class OutputError(ArenaError):
     """The run folder cannot be written, or has too little free space for the run's checkpoints."""
 

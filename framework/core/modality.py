@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
@@ -81,7 +82,13 @@ class Modality(pl.LightningDataModule, ABC):
         super().__init__()
         require(batch_size > 0, "batch_size", batch_size, "must be a positive integer")
         require(eval_batch_size > 0, "eval_batch_size", eval_batch_size, "must be a positive integer")
-        require(num_workers >= 0, "num_workers", num_workers, "must be 0 or more")
+        cores = os.cpu_count() or 1
+        require(
+            0 <= num_workers <= cores,
+            "num_workers",
+            num_workers,
+            f"must be from 0 to {cores}, this machine's cores (more worker processes than cores only compete)",
+        )
         self.name, self.seed = name, seed
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.data_dir, self.cache_dir = Path(data_dir).expanduser(), Path(cache_dir).expanduser()

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from framework.core.batch import VectorSet
 from framework.core.errors import one_of, require
+from framework.core.sizes import require_fits
 from framework.core.spec import Layout
 
 KINDS = ("none", "sinusoidal", "learned")
@@ -65,6 +66,7 @@ class PositionalEncoding(nn.Module):
         length = math.prod(max_positions) if isinstance(max_positions, tuple) else max_positions
         if kind == "learned":
             sizes = self.grid_shape if dims == "2d" else (length,)
+            require_fits({"dim": dim}, sum(sizes) * per_axis)
             self.tables = nn.ModuleList(nn.Embedding(size, per_axis) for size in sizes)
             for table in self.tables:
                 nn.init.normal_(table.weight, std=0.02)

@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from framework.core.errors import ArenaError, Interrupted
 from framework.runs.identity import run_identity
 from framework.runs.index import DoneIndex, finished_results, reuse_finished
+from framework.runs.lock import LOCK_FILE
 from framework.runs.results import RESULTS_FILE, Results, write_results
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Job:
         return f"the last finished epoch is saved: run the same command with {folder} to continue"
 
     def discard_if_empty(self) -> None:
-        """Removes a run folder that holds nothing but Hydra's bookkeeping (a run that never started)."""
-        if self.output_dir.is_dir() and {path.name for path in self.output_dir.iterdir()} <= {".hydra", self.log_name}:
+        """Removes a run folder that holds nothing but Hydra's bookkeeping and the lock (a run that never started)."""
+        kept = {".hydra", self.log_name, LOCK_FILE}
+        if self.output_dir.is_dir() and {path.name for path in self.output_dir.iterdir()} <= kept:
             shutil.rmtree(self.output_dir)

@@ -9,8 +9,11 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from framework.core.errors import OutputError
+from framework.core.sources import CONF_DIR
+from framework.runs.lock import lock_folder
 
 CHECKPOINT_COPIES = 3
 """Checkpoint files a run may hold at once: the best, the resume point and its next version being written."""
@@ -43,22 +46,27 @@ def check_output_folder(folder: Path, parameters: int) -> None:
 
 
 class OutputFolderCheck(Callback):
-    """Hydra callback: makes the run (or sweep) folder before Hydra does, and exits with one line if it cannot.
+    """Hydra callback: checks, makes and locks the run (or sweep) folder before Hydra writes into it.
 
-    Hydra would otherwise fail inside its own job set-up with a stack trace.
+    A folder that is no folder of its own (empty, the current one, the arena's code, the data or
+    the cache), one that cannot be made, or one another live process holds stops the command
+    with one line and exit status 2: Hydra would otherwise fail inside its own job set-up with a
+    stack trace, or two processes would write into one folder.
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        make_folder(config.hydra.run.dir, "hydra.run.dir")
+        claim_folder(config, config.hydra.run.dir, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        make_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+        claim_folder(config, config.hydra.sweep.dir, "hydra.sweep.dir")
 
 
-def make_folder(folder: str, key: str) -> None:
-    """Creates ``folder``, or prints why it cannot be created and exits with status 2."""
+def claim_folder(config: DictConfig, folder: str, key: str) -> None:
+    """Checks ``folder`` (set by ``key``), creates it and takes its lock; else prints why and exits with status 2."""
     try:
+        check_output_path(folder, key, data_folders(config))
         Path(folder).mkdir(parents=True, exist_ok=True)
+        lock_folder(Path(folder), key)
     except OSError as error:
         print(
             f"error: cannot create the run folder {folder} ({error.strerror or error}); "
@@ -66,3 +74,36 @@ def make_folder(folder: str, key: str) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def data_folders(config: DictConfig) -> dict[str, Path]:
+    """``data_dir`` and ``cache_dir`` of ``config``, those that resolve (the run's own checks name the others)."""
+    folders = {}
+    for key in ("data_dir", "cache_dir"):
+        try:
+            folders[key] = Path(config[key]).expanduser().resolve()
+        except (OmegaConfBaseException, TypeError):
+            continue
+    return folders
+
+
+def check_output_path(folder: str, key: str, data: dict[str, Path]) -> None:
+    """Raises :class:`OutputError` unless ``folder`` is a folder of its own for a run's files.
+
+    Refused: an empty value, the current folder, the arena's code folder or one containing it, and a
+    folder that is, contains or lies inside one of ``data`` (``data_dir``, ``cache_dir``).
+    """
+    if not str(folder).strip():
+        raise OutputError(f"{key} is empty; give the run a folder of its own, e.g. {key}=outputs/my-run")
+    path, code = Path(folder).expanduser().resolve(), CONF_DIR.parent.resolve()
+    if path == Path.cwd().resolve():
+        raise OutputError(f"{key}={folder} is the current folder; give the run a folder of its own, e.g. {key}=my-run")
+    if code.is_relative_to(path):
+        raise OutputError(f"{key}={folder} holds the arena's code ({code}); give the run a folder of its own")
+    for name, other in data.items():
+        if path.is_relative_to(other) or other.is_relative_to(path):
+            where = "is" if path == other else "is inside" if path.is_relative_to(other) else "contains"
+            raise OutputError(f"{key}={folder} {where} {name} ({other}); give the run a folder of its own")

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from framework.core.batch import VectorSet
 from framework.core.errors import require
 from framework.core.modality import Modality
+from framework.core.sizes import physical_memory
 from framework.nn.attention import MultiHeadSelfAttention
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,15 @@ class AttentionMaps(pl.Callback):
         )
         require(queries >= 1, "queries", queries, "must be 1 or more")
         require(max_elements >= 1, "max_elements", max_elements, "must be 1 or more")
-        require(dpi >= 1, "dpi", dpi, "must be a positive integer")
+        # a picture is at most about 20×20 inches: its RGBA pixels must fit in memory
+        need = 4 * (20 * dpi) ** 2
+        require(
+            dpi >= 1 and need <= physical_memory(),
+            "dpi",
+            dpi,
+            f"must be a positive integer whose pictures fit in memory (at {dpi} dpi one would need about "
+            f"{need / 2**30:,.0f} GiB, this machine has {physical_memory() // 2**30} GiB)",
+        )
         self.dirpath, self.examples, self.queries, self.max_elements, self.dpi = (
             Path(dirpath),
             examples,

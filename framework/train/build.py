@@ -7,12 +7,14 @@ one line and no time; an error names the key as the user would override it (``mo
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from torch import nn
 
@@ -35,6 +37,7 @@ from framework.core.spec import ModalitySpec, ModelRequirement
 from framework.nn.positional import PositionalEncoding
 from framework.runs.identity import UNHASHED_KEYS
 from framework.train.budget import fit_width, parse_budget
+from framework.train.checkpoint_io import AtomicCheckpointIO
 from framework.train.loggers import check_loggers
 from framework.train.metrics import metric_names
 from framework.train.module import ArenaModule, class_head
@@ -131,6 +134,16 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not_an_advert not in lightning_log.filters:
         lightning_log.addFilter(not_an_advert)
+    devices = cfg.get("devices")
+    if is_number(devices):  # Lightning lists the devices it was given: 10**12 of them would fill the memory
+        available = max(os.cpu_count() or 1, torch.cuda.device_count())
+        require(
+            devices == -1 or 1 <= devices <= available,
+            "trainer.devices",
+            devices,
+            f"this machine has {available} devices to run on (its CPU cores, or its GPUs); use 1 to {available}, "
+            "or -1 for all",
+        )
     options = cfg.copy()
     with open_dict(options):
         if not options.pop("enable_model_summary", True):
@@ -144,6 +157,7 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
             logger=False,
             default_root_dir=str(output_dir),
             enable_model_summary=False,
+            plugins=[AtomicCheckpointIO()],
         )
 
 
@@ -229,6 +243,8 @@ def build_parts(cfg: DictConfig) -> Parts:
             warmup,
             "use null or a number in [0, 1)",
         )
+        if cfg.mode == "train":
+            check_training_length(cfg.trainer, warmup)
         check_compile(cfg.compile)
         check_loggers(cfg.logger)
         return Parts(
@@ -245,6 +261,30 @@ def build_parts(cfg: DictConfig) -> Parts:
 def prefixed(prefix: str, module: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """``module``'s named parameters as the whole model names them (``encoder.layers.0.conv.bias``)."""
     return [(f"{prefix}.{name}", parameter) for name, parameter in module.named_parameters()]
+
+
+def check_training_length(trainer: DictConfig, warmup: float | None) -> None:
+    """Refuses a length that trains or validates nothing (no checkpoint could be chosen, so the test would score an
+    unchosen model), and one without end under a schedule that needs its end (the cosine's step count)."""
+    nothing = "so no checkpoint could be chosen and the test would score an untrained model"
+    for key in ("max_epochs", "max_steps", "limit_train_batches"):
+        value = trainer.get(key)
+        require(value != 0, f"trainer.{key}", value, f"trains nothing, {nothing}; use 1 or more")
+    value = trainer.get("limit_val_batches")
+    require(
+        value != 0,
+        "trainer.limit_val_batches",
+        value,
+        "validates nothing, so no checkpoint could be chosen; use a number of batches or a fraction in (0, 1]",
+    )
+    endless = trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1
+    require(
+        not endless or warmup is None,
+        "trainer.max_epochs",
+        -1,
+        "with trainer.max_steps=-1 training has no end, and the learning-rate schedule needs one: "
+        "set trainer.max_epochs or trainer.max_steps, or use schedule.warmup_fraction=null (a constant rate)",
+    )
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")

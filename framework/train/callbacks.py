@@ -173,13 +173,14 @@ class ModelSummary(RichModelSummary):
 
 
 class GracefulStop(pl.Callback):
-    """Stops training cleanly on SIGINT or SIGTERM, at the end of the current batch.
+    """Stops training cleanly on SIGINT or SIGTERM, at the end of the current batch (training, validation or test).
 
-    While :meth:`listening`, a signal only records itself; the next training batch end raises
-    :class:`~framework.core.errors.Interrupted`, so Lightning closes the loggers and the run ends with
-    the resume point of its last finished epoch in place (a partial epoch is not saved: continuing
-    from one would not give the same result as an uninterrupted run). A second SIGINT interrupts
-    at once. Handlers that were there before (Lightning's own SIGTERM handler) are still called.
+    While :meth:`listening`, a signal only records itself; the next batch end (of training, validation
+    or the final test) raises :class:`~framework.core.errors.Interrupted`, so Lightning closes the
+    loggers and the run ends with the resume point of its last finished epoch in place (a partial
+    epoch is not saved: continuing from one would not give the same result as an uninterrupted
+    run). A second SIGINT interrupts at once. Handlers that were there before (Lightning's own
+    SIGTERM handler) are still called.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -223,3 +224,9 @@ class GracefulStop(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch: VectorSet, batch_idx: int) -> None:
         self.position = f"at epoch {trainer.current_epoch}, step {trainer.global_step}"
         self.check(self.position)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0):
+        self.check(f"while validating, {self.position}")
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0):
+        self.check("while testing the best checkpoint")

@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
-from framework.config.checks import HYDRA_KEYS, check_options, instantiated, target_of
+from framework.config.checks import HYDRA_KEYS, check_options, instantiated, is_number, target_of
 from framework.core.errors import require
 from framework.io.wandb import wandb_credentials
 
@@ -50,6 +50,10 @@ def check_logger(cfg: DictConfig, key: str = "logger") -> None:
     settings = OmegaConf.to_container(cfg, resolve=True)
     options = {name: value for name, value in settings.items() if name not in HYDRA_KEYS}
     cls = target_of(cfg, key, Logger)
+    check_names(options, ("project", "group") if issubclass(cls, WandbLogger) else ("name", "version"), key)
+    for option, value in options.items():
+        if option.endswith("every_n_steps"):
+            require(is_number(value) and value >= 1, f"{key}.{option}", value, "must be a number of steps, 1 or more")
     if not issubclass(cls, WandbLogger):
         check_options(cls, options, key)
         return
@@ -70,6 +74,23 @@ def check_logger(cfg: DictConfig, key: str = "logger") -> None:
             f"uploads checkpoints, which needs W&B online (no API key is configured, WANDB_MODE=offline or "
             f"{key}.offline=true); log in with `wandb login`, or drop {key}.log_model",
         )
+
+
+NAME_LIMIT = 128
+"""The longest folder or W&B project name a logger is given (file systems allow 255 bytes, W&B 128 characters)."""
+
+
+def check_names(options: dict[str, Any], names: Iterable[str], key: str) -> None:
+    """Refuses a value of ``names`` that cannot be a folder or W&B project: too long, or with a separator in it."""
+    for option in names:
+        value = options.get(option)
+        if isinstance(value, str):
+            require(
+                len(value.encode()) <= NAME_LIMIT and not set(value) & set("/\\#?%:"),
+                f"{key}.{option}",
+                value if len(value) <= 40 else f"{value[:40]}... ({len(value)} characters)",
+                f"must be a name of at most {NAME_LIMIT} bytes without / \\ # ? % :",
+            )
 
 
 def build_loggers(

@@ -162,6 +162,9 @@ class ScalingProbe(pl.Callback):
             how much a model gains from more cores at one sequence is how parallel its computation is.
     """
 
+    unbounded = ("max_step_s", "max_memory_mb")
+    """Options that may be ``inf``: no limit (the config check refuses infinities elsewhere)."""
+
     def __init__(
         self,
         lengths: list[int],
@@ -176,6 +179,8 @@ class ScalingProbe(pl.Callback):
         )
         require(copies > 0 and repeats > 0, "repeats", repeats, "copies and repeats must be positive")
         require(threads is None or all(t > 0 for t in threads), "threads", threads, "must be positive thread counts")
+        require(max_step_s > 0, "max_step_s", max_step_s, "must be positive seconds (inf: no limit)")
+        require(max_memory_mb > 0, "max_memory_mb", max_memory_mb, "must be positive megabytes (inf: no limit)")
         self.lengths, self.copies, self.repeats = sorted(lengths), copies, repeats
         self.max_step_s, self.max_memory_mb = max_step_s, max_memory_mb
         self.threads = list(threads or [])

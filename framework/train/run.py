@@ -20,7 +20,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from framework.config.checks import seed_of
 from framework.config.tree import config_tree
-from framework.core.errors import ConfigError
+from framework.core.errors import ConfigError, NoCheckpoint
 from framework.runs.identity import checkpoint_identity, run_identity, variant_of
 from framework.runs.job import Job
 from framework.runs.preflight import check_output_folder
@@ -85,6 +85,12 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
         # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
         trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
         best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")
+        if not best and not trainer.fast_dev_run:  # a debugging step saves no checkpoint, and says so itself
+            raise NoCheckpoint(
+                f"training ended after {trainer.global_step} steps without a validation score to choose a checkpoint "
+                "by, so nothing is tested; make validation run (trainer.check_val_every_n_epoch, "
+                "trainer.val_check_interval, trainer.limit_val_batches)"
+            )
         # The best checkpoint's validation is a result, not one more epoch: loggers get it as best_val/* only.
         with loggers_off(trainer):
             best_val = trainer.validate(

@@ -14,8 +14,11 @@ from framework import (
     ModelRequirement,
     MultiHeadSelfAttention,
     VectorSet,
+    divisors,
+    listed,
     one_of,
     require,
+    require_fits,
     scope_needs_edges,
 )
 
@@ -84,14 +87,15 @@ class AttentionEncoder(Encoder):
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")
-        divisors = [h for h in range(1, dim + 1) if dim % h == 0]
+        require(ff_mult > 0, "ff_mult", ff_mult, "must be a positive integer")
+        # per block: the query, key, value and output projections (4·dim²) and the feed-forward (2·ff_mult·dim²)
+        require_fits({"dim": dim, "layers": layers, "ff_mult": ff_mult}, layers * (4 + 2 * ff_mult) * dim**2)
         require(
-            heads in divisors,
+            heads > 0 and dim % heads == 0,
             "heads",
             heads,
-            f"must divide dim={dim}; allowed values are {', '.join(map(str, divisors))}",
+            f"must divide dim={dim}; allowed values are {listed(divisors(dim))}",
         )
-        require(ff_mult > 0, "ff_mult", ff_mult, "must be a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
         require(0 <= attention_dropout < 1, "attention_dropout", attention_dropout, "must be in [0, 1)")
         require(window >= 1, "window", window, "must be 1 or more (elements on each side)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, require, require_fits
 
 
 class ConvBlock(nn.Module):
@@ -49,6 +49,8 @@ class ConvEncoder(Encoder):
         require(layers > 0, "layers", layers, "must be a positive integer")
         require(kernel_size > 0 and kernel_size % 2 == 1, "kernel_size", kernel_size, "must be a positive odd integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        taps = kernel_size**2 if spec.layout is Layout.GRID else kernel_size
+        require_fits({"dim": dim, "layers": layers, "kernel_size": kernel_size}, layers * taps * dim**2)
         super().__init__(spec, dim)
         conv = nn.Conv2d if spec.layout is Layout.GRID else nn.Conv1d
         self.blocks = nn.ModuleList(ConvBlock(dim, kernel_size, dropout, conv) for _ in range(layers))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require, require_fits
 
 CONVS = ("gcn", "gat", "sage")
 NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
@@ -91,6 +91,8 @@ class GraphEncoder(Encoder):
         one_of("activation", activation, ACTIVATIONS)
         super().__init__(spec, dim)
         width_in, width_out = self.end_widths(inputs, output)
+        ends = width_in * width_out if layers == 1 else (width_in + width_out) * dim + (layers - 2) * dim**2
+        require_fits({"dim": dim, "layers": layers}, ends)  # the weights, before the list of widths is built
         widths = [width_in] + [dim] * (layers - 1) + [width_out]
         self.layers = nn.ModuleList()
         for index, (reads, writes) in enumerate(zip(widths, widths[1:])):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, hidden_layers, one_of, require
+from framework import (
+    Encoder,
+    Layout,
+    ModalitySpec,
+    ModelRequirement,
+    VectorSet,
+    hidden_layers,
+    one_of,
+    require,
+    require_fits,
+)
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "elu": nn.ELU}
 
@@ -48,6 +58,8 @@ class MLPEncoder(Encoder):
         one_of("activation", activation, ACTIVATIONS)
         super().__init__(spec, dim)
         width_in, width_out = self.end_widths(inputs, output)
+        sizes = {"hidden": hidden, "layers": layers, "dim": dim}
+        require_fits(sizes, (layers - 1) * hidden**2 + (width_in + width_out) * hidden)
         norm = nn.Identity() if self.classifies else nn.LayerNorm(dim)
         stack = hidden_layers(width_in, hidden, layers, ACTIVATIONS[activation], dropout)
         self.mlp = nn.Sequential(*stack, nn.Linear(hidden, width_out), norm)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require, require_fits
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -32,6 +32,8 @@ class RecurrentEncoder(Encoder):
     ) -> None:
         require(dim > 0, "dim", dim, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")
+        # a GRU layer's smallest weights (both directions: 3 gates reading dim inputs and dim/2 states each)
+        require_fits({"dim": dim, "layers": layers}, layers * 4 * dim**2)
         one_of("cell", cell, CELLS)
         require(not bidirectional or dim % 2 == 0, "dim", dim, "must be even for a bidirectional RNN")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")

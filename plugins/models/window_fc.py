@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, hidden_layers, require
+from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, hidden_layers, require, require_fits
 
 
 class WindowFCEncoder(Encoder):
@@ -32,6 +32,10 @@ class WindowFCEncoder(Encoder):
         require(hidden > 0, "hidden", hidden, "must be a positive integer")
         require(layers > 0, "layers", layers, "must be a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        require_fits(
+            {"hidden": hidden, "window": window, "layers": layers, "dim": dim},
+            (2 * window + 2) * dim * hidden + (layers - 1) * hidden**2,
+        )
         super().__init__(spec, dim)
         self.window = window
         stack = hidden_layers((2 * window + 1) * dim, hidden, layers, nn.GELU, dropout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -63,3 +64,11 @@ def test_a_claim_is_contradicted_by_any_part_and_supported_only_by_all():
 def test_bonferroni_splits_the_error_rate_over_the_comparisons():
     assert bonferroni(1) == pytest.approx(0.95)
     assert bonferroni(5) == pytest.approx(0.99)
+
+
+def test_an_arm_with_the_same_score_on_every_seed_gives_an_interval_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy warns of "catastrophic cancellation" on a constant sample
+        found = welch_interval([1.0, 1.0, 0.99999994, 1.0, 1.0], [1.0] * 5, 0.95)
+
+    assert found.low < found.estimate < found.high

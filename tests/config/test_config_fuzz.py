@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
+import signal
+import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,6 +47,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
+from framework.config.checks import is_number
 from framework.config.group_overrides import check_group_overrides
 from framework.core.errors import ArenaError
 from framework.train.run import run
@@ -83,6 +88,8 @@ EXPENSIVE: dict[str, Callable[[object], bool]] = {
     "trainer.devices": _several,  # DDP would start processes by running pytest's command line again
     "trainer.num_nodes": _several,  # waits for other machines
     "compile.enabled": lambda value: value is True,  # torch.compile takes 10-18 s on CPU
+    # draws every validation set: a minute of pictures
+    "callbacks.attention_maps.examples": lambda value: is_number(value) and value > 16,
 }
 """Per key, the values the fuzzer leaves out because they are valid but slow or start processes."""
 
@@ -408,6 +415,108 @@ def test_any_command_line_on_any_modality_or_logger_runs_a_step_or_stops_with_on
     quiet(caplog)
     tally = fuzz(tmp_path, shared_cache, 1000, (*FAST_MODALITIES, "speech"), tuple(config_names("logger")))
     report(tally, record_property, capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Extreme values, every numeric and string key of every option: each case under a time limit.
+# ---------------------------------------------------------------------------------------------
+
+EXTREME_NUMBERS: tuple[Any, ...] = (0, -1, 10**12, float("nan"), float("inf"), float("-inf"))
+EXTREME_TEXTS: tuple[Any, ...] = ("", "ß字π✓", "x" * 1000)
+MORE_NUMBERS: tuple[Any, ...] = (-(10**12), 1e-12, 2**64)  # 2**64 overflows every integer tensor type
+MORE_TEXTS: tuple[Any, ...] = (" ", "../../..", "${oc.env:ARENA_NO_SUCH_VARIABLE}")
+VALUES_PER_KEY = 2
+"""In the default size each key gets this many of its type's extreme values, in turn, so that
+every value still meets many keys; the slow size tries every value on every key."""
+CASE_SECONDS = 180
+"""The most one case may take (the first speech case computes its features: 20-35 s alone, more on busy cores):
+a value that makes a run hang fails the test instead of stalling it."""
+
+
+def extreme_cases(every: bool) -> Iterator[Any]:
+    """Cases (the group option that has the key, ``key=value``) for every numeric and string key of every option.
+
+    ``every``: each key with all extreme values of its type, more of them; otherwise
+    :data:`VALUES_PER_KEY` of them, taken in turn along the keys.
+    """
+    numbers, texts = (
+        (EXTREME_NUMBERS + MORE_NUMBERS, EXTREME_TEXTS + MORE_TEXTS) if every else (EXTREME_NUMBERS, EXTREME_TEXTS)
+    )
+    turn = itertools.count()
+    for option, keys in SCHEMA.items():
+        group, _, name = option.partition("/")
+        if group == "trainer" and name != "debug":  # one fast_dev_run step; ddp would run pytest again, gpu needs one
+            continue
+        options = {group: name} if group else {}
+        for key in keys:
+            numeric = isinstance(key.default, (int, float)) and not isinstance(key.default, bool)
+            values = numbers if numeric else texts if isinstance(key.default, str) else ()
+            if values and not every:
+                start = next(turn) * VALUES_PER_KEY
+                values = tuple(values[(start + step) % len(values)] for step in range(VALUES_PER_KEY))
+            expensive = EXPENSIVE.get(key.path, lambda value: False)
+            for value in (value for value in values if not expensive(value)):
+                case = f"{key.path}={render(value)}"
+                yield pytest.param(options, case, id=f"{option or 'config'}:{case[:40]}")
+
+
+@contextmanager
+def time_limit(seconds: int, what: str) -> Iterator[None]:
+    """Raises ``TimeoutError`` in this (main) thread if the block runs longer than ``seconds``.
+
+    A block stuck where no Python code runs (waiting on processes it started) cannot be
+    interrupted: at twice the limit a watchdog names it and ends the test process, so a hang is
+    a loud failure, never a stalled suite.
+    """
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no answer within {seconds} s: {what}")
+
+    def end_the_process() -> None:
+        print(f"\nhung for {2 * seconds} s, stopping the tests: {what}", file=sys.__stderr__, flush=True)
+        os._exit(3)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    watchdog = threading.Timer(2 * seconds, end_the_process)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_extreme_case(options: dict[str, str], override: str, run_dir: Path, cache_dir: Path) -> None:
+    """One extreme value on the cheapest setting of its option: it runs a step, or stops with one line, in time
+    and with nothing written."""
+    defaults = {"modality": "image", "model": "attn", "trainer": "debug", "logger": "none", "callbacks": "default"}
+    chosen = defaults | options
+    cheap = CHEAP.get(chosen["modality"], []) + ["model.layers=1"]
+    command = CommandLine(chosen, (*cheap, override))
+    with time_limit(CASE_SECONDS, " ".join(command.args())):
+        result = outcome(command, run_dir, cache_dir)
+    left = sorted(path.name for path in run_dir.iterdir()) if run_dir.exists() else []
+    assert result == "ran" or not left, f"a refused command left {left} in its run folder"
+
+
+@pytest.mark.parametrize(("options", "override"), list(extreme_cases(every=False)))
+def test_an_extreme_value_runs_a_step_or_stops_with_one_clean_error_in_time(
+    options, override, tmp_path, shared_cache, caplog
+):
+    quiet(caplog)
+    run_extreme_case(options, override, tmp_path / "run", shared_cache)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("options", "override"), list(extreme_cases(every=True)))
+def test_every_extreme_value_on_every_key_runs_a_step_or_stops_with_one_clean_error_in_time(
+    options, override, tmp_path, shared_cache, caplog
+):
+    quiet(caplog)
+    run_extreme_case(options, override, tmp_path / "run", shared_cache)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CONF, QUIET, config_names
+from conftest import CONF, DATA_DIR, QUIET, config_names
 
 from framework.core.catalogue import scopes
 
@@ -56,6 +56,16 @@ def results_files(root: Path) -> list[Path]:
         (["+foo=1"], "foo=1: not a config key, so it would change nothing; the top-level keys are mode, ckpt_path,"),
         (["logger=wandb", "logger.log_model=true"], "logger.log_model=True: uploads checkpoints, which needs W&B"),
         (["tags=baseline"], "tags='baseline': must be a list of strings, e.g. tags=[baseline,long]"),
+        (["model.dim=1000000000000"], "model.dim=1000000000000: with layers=3, ff_mult=2, the model would have at"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs=0: trains nothing, so no checkpoint could be chosen"),
+        (["trainer.max_epochs=-1"], "trainer.max_epochs=-1: with trainer.max_steps=-1 training has no end"),
+        (["trainer.gradient_clip_val=nan"], "trainer.gradient_clip_val=nan: must be a finite number"),
+        (["optimizer.lr=inf"], "optimizer.lr=inf: must be a finite number"),
+        (["+optimizer.betas=[0.9,-inf]"], "optimizer.betas=[0.9, -inf]: must be a finite number"),
+        (["trainer.devices=-5"], "trainer.devices=-5: this machine has"),
+        (["modality.train_fraction=1e-9"], "modality.train_fraction=1e-09: keeps 0 of 1,221 images of 10 classes"),
+        (["modality.num_workers=1000000000000"], "modality.num_workers=1000000000000: must be from 0 to"),
+        (["trainer.devices=1000000000000"], "trainer.devices=1000000000000: this machine has"),
     ],
     ids=[
         "heads",
@@ -77,6 +87,16 @@ def results_files(root: Path) -> list[Path]:
         "unknown_top_level_key",
         "wandb_log_model_offline",
         "tags_not_a_list",
+        "dim_beyond_memory",
+        "no_epochs",
+        "endless_with_a_schedule",
+        "nan_clip",
+        "infinite_lr",
+        "infinity_in_a_list",
+        "negative_devices",
+        "fraction_keeping_nothing",
+        "workers_beyond_the_cores",
+        "devices_beyond_the_machine",
     ],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
@@ -147,6 +167,24 @@ def test_an_incompatible_pair_exits_non_zero_with_one_line(cli, tmp_path):
     assert result.stderr.strip() == (
         "error: model 'attn' cannot run on modality 'image': attention scope 'window' is not offered by image "
         "(offered: full, graph); set model.scope to one of those"
+    )
+
+
+def test_one_changed_byte_in_one_recording_is_one_line_naming_that_file(cli, tmp_path):
+    recordings = tmp_path / "data" / "fsdd" / "recordings"
+    recordings.mkdir(parents=True)
+    for path in (DATA_DIR / "fsdd" / "recordings").iterdir():
+        (recordings / path.name).symlink_to(path)
+    changed = recordings / "4_yweweler_30.wav"
+    data = bytearray(changed.read_bytes())
+    data[-1] ^= 0x01
+    changed.unlink()
+    changed.write_bytes(bytes(data))
+    result = cli(*FAST, "modality=speech", f"data_dir={tmp_path / 'data'}")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {recordings}: 1 recording(s) differ from FSDD v1.0.10 (changed: 4_yweweler_30.wav); "
+        "delete those files, and the next run puts back the release's copies of the changed ones"
     )
 
 

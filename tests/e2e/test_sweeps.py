@@ -63,6 +63,29 @@ def test_an_interrupted_sweep_rerun_trains_only_the_jobs_that_had_not_finished(c
     assert f"{len(reused)} reused, 0 failed" in rerun.stdout + rerun.stderr
 
 
+def test_a_sweep_killed_during_a_job_counts_the_job_that_had_finished_as_reused_when_rerun(cli, tmp_path):
+    sweep = ["-m", "model=cnn", "seed=0,1", *FAST, f"sweep.index_dir={tmp_path / 'index'}", "sweep.report=false"]
+    sweep.append(f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), *sweep],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while not results_in(tmp_path / "sweep") and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert list(results_in(tmp_path / "sweep")) == ["0_image_cnn_seed0"], "the sweep was not stopped during job 1"
+
+    rerun = cli(*sweep)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "sweep finished: 2 jobs: 1 trained, 0 resumed, 1 reused, 0 failed" in rerun.stdout + rerun.stderr
+
+
 def test_a_failing_job_is_recorded_and_the_other_jobs_still_run(cli, tmp_path):
     result = cli(
         "-m", "modality=graph", "modality.dataset=sbm", "model=cnn,gnn", *FAST, f"hydra.sweep.dir={tmp_path / 's'}"

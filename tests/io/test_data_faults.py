@@ -183,12 +183,12 @@ def fsdd_archive() -> bytes:
     return buffer.getvalue()
 
 
-def sample_digest(tmp_path: Path) -> str:
+def sample_hashes(tmp_path: Path) -> dict[str, str]:
     folder = tmp_path / "expected"
     folder.mkdir()
     for name in SAMPLE:
         (folder / name).symlink_to(DATA_DIR / "fsdd" / "recordings" / name)
-    return fsdd.folder_digest(folder)
+    return fsdd.file_hashes(folder)
 
 
 def test_a_file_download_cut_short_is_refused_and_nothing_is_kept(tmp_path, sender):
@@ -203,7 +203,7 @@ def test_an_archive_download_cut_short_is_refused_and_nothing_is_kept(tmp_path, 
     _, url = sender({"fsdd.tar.gz": fsdd_archive()}, cut=True)
     target = tmp_path / "data" / "fsdd" / "recordings"
     with pytest.raises(DataError, match="could not download FSDD .*the archive is corrupt or cut short"):
-        fsdd.download(url + "fsdd.tar.gz", target, expected=sample_digest(tmp_path))
+        fsdd.download(url + "fsdd.tar.gz", target, expected=sample_hashes(tmp_path))
     assert list(target.parent.iterdir()) == []
 
 
@@ -223,7 +223,7 @@ def test_a_file_download_is_not_at_its_final_name_until_verified(tmp_path, sende
 def test_an_archive_download_is_not_at_its_final_name_until_verified(tmp_path, sender):
     target = tmp_path / "data" / "fsdd" / "recordings"
     server, url = sender({"fsdd.tar.gz": fsdd_archive()}, midway=files_beside(target))
-    fsdd.download(url + "fsdd.tar.gz", target, expected=sample_digest(tmp_path))
+    fsdd.download(url + "fsdd.tar.gz", target, expected=sample_hashes(tmp_path))
     assert sorted(path.name for path in target.iterdir()) == sorted(SAMPLE)
     assert not any(final for final, _ in server.seen) and any(written for _, written in server.seen)
 
@@ -432,7 +432,8 @@ class SpeechFeatures(Cache):
         recordings.mkdir(parents=True)
         for name in (f"{digit}_george_{index}.wav" for digit in (0, 1) for index in (0, 1, 5, 6, 10, 11)):
             (recordings / name).symlink_to(DATA_DIR / "fsdd" / "recordings" / name)
-        monkeypatch.setattr(fsdd, "RECORDINGS_DIGEST", fsdd.folder_digest(recordings))
+        hashes = fsdd.file_hashes(recordings)
+        monkeypatch.setattr(fsdd, "release_files", lambda: hashes)
 
     def compute(self, variant: int):
         speech = SpeechModality(

@@ -138,7 +138,8 @@ def small_release(tmp_path, monkeypatch) -> Path:
     folder.mkdir(parents=True)
     for name in (f"{digit}_george_{index}.wav" for digit in (0, 1) for index in (0, 1, 5, 6, 10, 11)):
         (folder / name).symlink_to(RECORDINGS / name)
-    monkeypatch.setattr(fsdd, "RECORDINGS_DIGEST", fsdd.folder_digest(folder))
+    hashes = fsdd.file_hashes(folder)
+    monkeypatch.setattr(fsdd, "release_files", lambda: hashes)
     return tmp_path / "data"
 
 
@@ -193,12 +194,12 @@ def archive_of(files: dict[str, bytes]) -> bytes:
 SAMPLE = ["0_george_0.wav", "1_jackson_3.wav", "9_theo_49.wav"]
 
 
-def sample_digest(tmp_path: Path) -> str:
+def sample_hashes(tmp_path: Path) -> dict[str, str]:
     folder = tmp_path / "expected"
     folder.mkdir()
     for name in SAMPLE:
         (folder / name).write_bytes((RECORDINGS / name).read_bytes())
-    return fsdd.folder_digest(folder)
+    return fsdd.file_hashes(folder)
 
 
 def test_a_verified_download_puts_the_recordings_in_place(tmp_path, served):
@@ -207,7 +208,7 @@ def test_a_verified_download_puts_the_recordings_in_place(tmp_path, served):
         archive_of({f"fsdd-1.0.10/recordings/{n}": (RECORDINGS / n).read_bytes() for n in SAMPLE})
     )
     target = tmp_path / "data" / "fsdd" / "recordings"
-    fsdd.download(url + "fsdd.tar.gz", target, expected=sample_digest(tmp_path))
+    fsdd.download(url + "fsdd.tar.gz", target, expected=sample_hashes(tmp_path))
     assert sorted(p.name for p in target.iterdir()) == sorted(SAMPLE)
 
 
@@ -218,7 +219,7 @@ def test_a_download_that_does_not_match_the_release_leaves_nothing(tmp_path, ser
     (folder / "fsdd.tar.gz").write_bytes(archive_of(files))
     target = tmp_path / "data" / "fsdd" / "recordings"
     with pytest.raises(DataError, match="does not match release v1.0.10"):
-        fsdd.download(url + "fsdd.tar.gz", target, expected=sample_digest(tmp_path))
+        fsdd.download(url + "fsdd.tar.gz", target, expected=sample_hashes(tmp_path))
     assert list(target.parent.iterdir()) == []
 
 
@@ -248,18 +249,66 @@ def change_one(folder: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-DIFFERENCES = {
-    "changed": change_one,
-    "missing": lambda folder: (folder / "7_lucas_12.wav").unlink(),
-    "extra": lambda folder: (folder / "7_lucas_50.wav").write_bytes((RECORDINGS / "7_lucas_12.wav").read_bytes()),
-}
+def test_the_manifest_is_the_release_and_the_shared_recordings_match_it():
+    assert fsdd.file_hashes(RECORDINGS) == fsdd.release_files() and len(fsdd.release_files()) == 3000
 
 
-@pytest.mark.parametrize("difference", DIFFERENCES)
-def test_a_recordings_folder_that_differs_from_the_release_is_refused(tmp_path, difference):
-    DIFFERENCES[difference](release_copy(tmp_path))
-    with pytest.raises(DataError, match=r"recordings does not hold the recordings of FSDD v1.0.10 .*delete the folder"):
+def test_a_changed_recording_is_refused_naming_only_that_file(tmp_path):
+    change_one(release_copy(tmp_path))
+    with pytest.raises(DataError) as refused:
         fsdd.recordings(tmp_path / "data")
+    assert "1 recording(s) differ from FSDD v1.0.10 (changed: 4_yweweler_30.wav); delete those files" in str(
+        refused.value
+    )
+
+
+def test_a_recording_that_is_not_in_the_release_is_refused_naming_it(tmp_path):
+    folder = release_copy(tmp_path)
+    (folder / "7_lucas_50.wav").write_bytes((RECORDINGS / "7_lucas_12.wav").read_bytes())
+    with pytest.raises(DataError, match=r"\(not in the release: 7_lucas_50.wav\)"):
+        fsdd.recordings(tmp_path / "data")
+
+
+def test_many_changed_recordings_are_named_up_to_five_and_counted(tmp_path):
+    folder = release_copy(tmp_path)
+    for path in sorted(folder.iterdir())[:7]:
+        path.unlink()
+        path.write_bytes(b"RIFF")
+    with pytest.raises(DataError, match=r"7 recording\(s\) differ .*0_george_12.wav and 2 more\)"):
+        fsdd.recordings(tmp_path / "data")
+
+
+def test_a_missing_recording_alone_is_put_back_from_the_release(tmp_path, served, monkeypatch, caplog):
+    folder = release_copy(tmp_path)
+    (folder / "7_lucas_12.wav").unlink()
+    archive, url = served
+    release = {f"fsdd-1.0.10/recordings/{name}": (RECORDINGS / name).read_bytes() for name in SAMPLE}
+    (archive / "fsdd.tar.gz").write_bytes(
+        archive_of(release | {"fsdd-1.0.10/recordings/7_lucas_12.wav": (RECORDINGS / "7_lucas_12.wav").read_bytes()})
+    )
+    monkeypatch.setattr(fsdd, "ARCHIVE_URL", url + "fsdd.tar.gz")
+    assert len(fsdd.recordings(tmp_path / "data")) == 3000
+    assert (folder / "7_lucas_12.wav").read_bytes() == (RECORDINGS / "7_lucas_12.wav").read_bytes()
+    assert (folder / "0_george_0.wav").is_symlink(), "a recording that was in place was replaced"
+    assert "lacks 1 recording(s) (7_lucas_12.wav)" in caplog.text
+
+
+def test_a_missing_recording_with_no_release_to_restore_it_from_is_one_error_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(fsdd, "ARCHIVE_URL", "http://127.0.0.1:9/fsdd.tar.gz")
+    (release_copy(tmp_path) / "7_lucas_12.wav").unlink()
+    with pytest.raises(DataError, match=r"recordings lacks 1 recording\(s\) \(7_lucas_12.wav\): could not download"):
+        fsdd.recordings(tmp_path / "data")
+
+
+def test_a_release_whose_copy_of_a_missing_recording_differs_restores_nothing(tmp_path, served, monkeypatch):
+    folder = release_copy(tmp_path)
+    (folder / "7_lucas_12.wav").unlink()
+    archive, url = served
+    (archive / "fsdd.tar.gz").write_bytes(archive_of({"fsdd-1.0.10/recordings/7_lucas_12.wav": b"RIFF"}))
+    monkeypatch.setattr(fsdd, "ARCHIVE_URL", url + "fsdd.tar.gz")
+    with pytest.raises(DataError, match="does not hold release v1.0.10's 7_lucas_12.wav; nothing was kept"):
+        fsdd.recordings(tmp_path / "data")
+    assert not (folder / "7_lucas_12.wav").exists() and [p.name for p in folder.parent.iterdir()] == ["recordings"]
 
 
 @pytest.mark.parametrize("unreadable", ["folder", "link_to_nothing"])

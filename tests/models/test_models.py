@@ -19,8 +19,8 @@ SEQUENCE = ModalitySpec(
 )
 
 
-def build_model(name: str, spec: ModalitySpec):
-    conf = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+def build_model(name: str, spec: ModalitySpec, **sizes: int):
+    conf = OmegaConf.merge(OmegaConf.load(CONF / "model" / f"{name}.yaml"), sizes)
     if "scope" in conf:
         conf.scope = spec.scopes[0]
     cfg = OmegaConf.to_container(conf, resolve=True)
@@ -93,6 +93,16 @@ def test_window_fc_sees_exactly_k_neighbours_on_each_side():
     with torch.no_grad():
         moved = (model(changed, batch) - model(batch.x, batch)).abs().sum(-1)[0] > 0
     assert moved.nonzero().flatten().tolist() == [8, 9, 10, 11, 12]
+
+
+@pytest.mark.parametrize("name", config_names("model"))
+@pytest.mark.parametrize("size", ["dim", "layers"])
+def test_a_size_no_memory_could_hold_is_refused_before_anything_is_built(name, size):
+    from framework.core.errors import ConfigError
+
+    key = "hidden" if name in ("mlp", "window_fc") and size == "dim" else size  # their width is hidden
+    with pytest.raises(ConfigError, match=rf"^invalid config value {key}=1000000000000: .* more than this machine's"):
+        build_model(name, SEQUENCE, **{key: 10**12})
 
 
 def test_a_negative_window_is_a_config_error():

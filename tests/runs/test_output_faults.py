@@ -1,9 +1,14 @@
-"""Output and logging faults: an unwritable or full run folder stops a run before training; W&B trouble never does."""
+"""Output and logging faults: an unwritable, full, shared or misplaced run folder stops a run before training;
+W&B trouble never does."""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +80,53 @@ def test_a_bad_wandb_key_warns_and_logs_offline_with_the_same_result(cli, tmp_pa
     assert list((tmp_path / "logged" / "wandb").glob("offline-run-*"))
     tested = [json.loads((tmp_path / run / "results.json").read_text())["test"] for run in ("plain", "logged")]
     assert tested[0] == tested[1]
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        ("", "hydra.run.dir is empty; give the run a folder of its own"),
+        (".", "hydra.run.dir=. is the current folder"),
+        ("{root}", "holds the arena's code"),
+        ("{data}/run", "is inside data_dir"),
+    ],
+    ids=["empty", "current", "the-clone", "inside-the-data"],
+)
+def test_a_run_folder_that_is_not_a_folder_of_its_own_is_refused(cli, tmp_path, folder, message):
+    from conftest import DATA_DIR, ROOT
+
+    before = sorted(tmp_path.iterdir())
+    line = one_line_error(cli("trainer=debug", *QUIET, f"hydra.run.dir={folder.format(root=ROOT, data=DATA_DIR)}"))
+
+    assert message in line
+    assert sorted(tmp_path.iterdir()) == before  # nothing written, in the current folder or anywhere it names
+
+
+def test_a_sweep_folder_that_contains_the_data_is_refused(cli, tmp_path):
+    sweep = tmp_path / "sweeps"
+    line = one_line_error(cli("-m", "trainer=debug", *QUIET, f"data_dir={sweep / 'data'}", f"hydra.sweep.dir={sweep}"))
+
+    assert f"hydra.sweep.dir={sweep} contains data_dir" in line
+
+
+def test_a_second_run_into_a_busy_folder_stops_naming_the_first_and_leaves_it_whole(tmp_path, shared_cache):
+    from conftest import ROOT
+
+    folder = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "run.py"), "model.dim=16", "model.layers=1", "trainer.max_epochs=4"]
+    command += ["logger=csv", *QUIET[1:], f"hydra.run.dir={folder}"]
+    env = {**os.environ, "ARENA_CACHE_DIR": str(shared_cache)}
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (folder / ".lock").is_file() or not (folder / ".lock").read_text().strip():
+        assert time.monotonic() < deadline and first.poll() is None, "the first run did not start"
+        time.sleep(0.02)
+
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    first.communicate(timeout=300)
+
+    assert f"is in use by another run (PID {first.pid})" in one_line_error(second)
+    assert first.returncode == 0
+    with (folder / "csv" / "metrics.csv").open(newline="") as file:
+        assert [row["epoch"] for row in csv.DictReader(file) if row["val/acc"]] == ["0", "1", "2", "3"]
+    assert json.loads((folder / "results.json").read_text())["status"] == "ok"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from framework.train.run import run
@@ -16,7 +15,6 @@ def test_the_configured_precision_is_the_precision_training_used(make_config):
     assert results["precision"] == "bf16-mixed"
 
 
-@pytest.mark.slow
 def test_compile_enabled_trains_and_tests_through_compiled_graphs(make_config):
     from torch._dynamo.utils import counters
 

@@ -125,6 +125,19 @@ def test_a_sigterm_that_lightning_acts_on_first_still_stops_the_run_as_interrupt
     assert raised.value.signal == signal.SIGTERM
 
 
+@pytest.mark.parametrize(
+    ("hook", "where"),
+    [("on_validation_batch_end", "while validating, at epoch 0, step 3"), ("on_test_batch_end", "while testing")],
+)
+def test_a_signal_during_validation_or_the_final_test_stops_at_the_next_batch(hook, where):
+    stop = GracefulStop()
+    stop.position = "at epoch 0, step 3"
+    stop.received = signal.SIGTERM
+
+    with pytest.raises(Interrupted, match=rf"^stopped by SIGTERM {where}"):
+        getattr(stop, hook)(None, None, None, None, 0)
+
+
 def test_a_resumed_run_continues_its_wandb_run(tmp_path, shared_cache):
     folder = tmp_path / "run"
     stopped = start(folder, shared_cache, "logger=wandb")
@@ -227,6 +240,7 @@ def test_a_stopped_sweep_rerun_in_its_folder_continues_the_stopped_job_and_runs_
         "0_image_attn_seed0": ("ok", True),
         "1_image_attn_seed1": ("ok", False),
     }
+    assert "sweep finished: 2 jobs: 1 trained, 1 resumed, 0 reused, 0 failed" in rerun.stdout + rerun.stderr
 
 
 def test_the_resume_point_holds_the_best_score_of_its_own_epoch(make_config, tmp_path):

@@ -6,6 +6,7 @@ Datasets: ``digits`` (scikit-learn's bundled 8×8 digits, no network), ``mnist``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,16 @@ from torch.utils.data import Dataset
 from framework import (
     GRID_NEIGHBOURHOODS,
     AttentionRows,
+    ConfigError,
     Layout,
     Modality,
     ModalitySpec,
     StandardizedProjection,
     Target,
     VectorSet,
+    divisors,
     grid_edges,
+    listed,
     one_of,
     require,
 )
@@ -122,17 +126,12 @@ class ImageModality(Modality):
         super().__init__(name=name, **loader)
         one_of("dataset", dataset, SOURCES)
         source = SOURCES[dataset]
-        divisors = [
-            p
-            for p in range(1, min(source.height, source.width) + 1)
-            if source.height % p == 0 and source.width % p == 0
-        ]
         require(
-            patch in divisors,
+            patch > 0 and source.height % patch == 0 and source.width % patch == 0,
             "patch",
             patch,
             f"must divide the {source.height}x{source.width} {dataset} images; "
-            f"allowed values are {', '.join(map(str, divisors))}",
+            f"allowed values are {listed(divisors(math.gcd(source.height, source.width)))}",
         )
         require(0 < train_fraction <= 1, "train_fraction", train_fraction, "must be in (0, 1]")
         require(0 < val_fraction < 1, "val_fraction", val_fraction, "must be in (0, 1)")
@@ -168,7 +167,7 @@ class ImageModality(Modality):
             return
         if self.dataset == "digits":
             images, labels = self._digits()
-            rest, test = self._stratified_split(labels, self.test_fraction, np.arange(len(labels)))
+            rest, test = self._stratified_split(labels, self.test_fraction, np.arange(len(labels)), "test_fraction")
             pools = {"rest": (images[rest], labels[rest]), "test": (images[test], labels[test])}
         else:
             load = (
@@ -179,9 +178,9 @@ class ImageModality(Modality):
             pools = {"rest": load(train=True), "test": load(train=False)}
             rest, test = np.arange(len(pools["rest"][1])), np.arange(len(pools["test"][1]))
         images, labels = pools["rest"]
-        train, val = self._stratified_split(labels, self.val_fraction, np.arange(len(labels)))
+        train, val = self._stratified_split(labels, self.val_fraction, np.arange(len(labels)), "val_fraction")
         if self.train_fraction < 1:
-            train, _ = self._stratified_split(labels[train], 1 - self.train_fraction, train)
+            train, _ = self._stratified_split(labels[train], 1 - self.train_fraction, train, "train_fraction")
         parts = {"train": (images[train], labels[train]), "val": (images[val], labels[val]), "test": pools["test"]}
         self.splits = {split: self._sets(*part) for split, part in parts.items()}
         self.sources = {"train": rest[train], "val": rest[val], "test": test}
@@ -208,9 +207,24 @@ class ImageModality(Modality):
         return ImageSets(x, torch.from_numpy(labels).long(), self.grid)
 
     def _stratified_split(
-        self, labels: np.ndarray, fraction: float, index: np.ndarray
+        self, labels: np.ndarray, fraction: float, index: np.ndarray, key: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Splits ``index`` (positions into ``labels``' source) into (1 - fraction, fraction), stratified."""
+        """Splits ``index`` (positions into ``labels``' source) into (1 - fraction, fraction), stratified.
+
+        ``key`` is the option that set the fraction: both parts must hold an image of every class.
+        """
+        n, classes = len(labels), len(np.unique(labels))
+        second = math.ceil(fraction * n)  # scikit-learn's rounding
+        if min(second, n - second) < classes:
+            kept = key == "train_fraction"  # the share kept, not the one split off
+            raise ConfigError(
+                key,
+                getattr(self, key),
+                f"{'keeps' if kept else 'holds out'} {n - second if kept else second:,} of {n:,} images of {classes} "
+                f"classes; a stratified split needs every class on both sides: use a value from "
+                f"{math.ceil(100 * classes / n) / 100} to {math.floor(100 * (1 - classes / n)) / 100}"
+                f"{' (or 1)' if kept else ''}",
+            )
         return train_test_split(index, test_size=fraction, stratify=labels, random_state=self.seed)
 
     @staticmethod

@@ -52,6 +52,15 @@ def max_sentence_length(distance: int, max_clauses: int) -> int:
     return max_clauses * (distance + 2)
 
 
+BYTES_PER_WORD = 200
+"""Memory one generated word takes, as strings in lists and then encoded tensors (an upper estimate)."""
+
+
+def memory_needed(sentences: int, distance: int, max_clauses: int) -> int:
+    """Bytes that generating ``sentences`` sentences of the grammar may take at most."""
+    return sentences * max_sentence_length(distance, max_clauses) * BYTES_PER_WORD
+
+
 def generate(distance: int, max_clauses: int, sizes: dict[str, int], seed: int) -> dict[str, list[TaggedSentence]]:
     """``sizes[split]`` sentences per split, the same for the same arguments (each split has its own stream)."""
     return {

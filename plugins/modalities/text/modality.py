@@ -20,7 +20,9 @@ from framework import (
     VectorSet,
     band_edges,
     one_of,
+    physical_memory,
     require,
+    require_fits,
 )
 from plugins.modalities.text import ambiguity, ud_ewt
 from plugins.modalities.text.conllu_reader import UPOS, TaggedSentence
@@ -57,10 +59,11 @@ def encode(
     """Word ids, character ids, tag ids and ambiguous/unknown flags for every word of ``sentences``."""
     forms: dict[str, int] = {}  # each distinct form is encoded once, then gathered per word
     occurrences = torch.tensor([forms.setdefault(word, len(forms)) for s in sentences for word in s.words])
-    by_form = torch.zeros(len(forms), 1 + max_word_chars, dtype=torch.long)
+    width = min(max_word_chars, max(map(len, forms), default=0))  # no wider than the longest word
+    by_form = torch.zeros(len(forms), 1 + width, dtype=torch.long)
     flags = torch.zeros(len(forms), len(SUBSETS), dtype=torch.bool)
     for i, form in enumerate(forms):
-        chars = vocabulary.char_ids(form, max_word_chars)
+        chars = vocabulary.char_ids(form, width)
         by_form[i, 0] = vocabulary.word_id(form)
         by_form[i, 1 : 1 + len(chars)] = torch.tensor(chars)
         flags[i] = torch.tensor([vocabulary.normalise(form) in ambiguous, by_form[i, 0] == UNK])
@@ -135,6 +138,15 @@ class TextModality(Modality):
                 max_length,
                 f"is shorter than the longest generated sentence ({longest} words); raise it",
             )
+            # generated in memory: 1.5 × sentences (validation and test add a quarter each)
+            need = ambiguity.memory_needed(round(1.5 * sentences), distance, max_clauses)
+            require(
+                need <= physical_memory(),
+                "sentences",
+                sentences,
+                f"generating them would need about {need / 2**30:,.0f} GiB, more than this machine's "
+                f"{physical_memory() // 2**30} GiB; use fewer",
+            )
         self.dataset, self.train_fraction, self.max_length = dataset, train_fraction, max_length
         self.min_freq, self.lowercase, self.word_dropout = min_freq, lowercase, word_dropout
         self.word_dim, self.char_dim, self.char_channels, self.max_word_chars = (
@@ -183,6 +195,12 @@ class TextModality(Modality):
                     f"is shorter than the longest {split} sentence ({longest} words); raise it",
                 )
         self.vocabulary = Vocabulary.build(sentences["train"], self.min_freq, self.lowercase)
+        # the embeddings' weights (the projection to the model's width is the model's to check)
+        words, chars, channels = len(self.vocabulary.words), len(self.vocabulary.chars), self.char_channels
+        require_fits(
+            {"word_dim": self.word_dim, "char_dim": self.char_dim, "char_channels": channels},
+            words * self.word_dim + chars * self.char_dim + 3 * self.char_dim * channels,
+        )
         ambiguous = ambiguous_forms(sentences["train"], self.vocabulary)
         self.splits = {
             split: encode(part, self.vocabulary, ambiguous, self.max_word_chars) for split, part in sentences.items()
