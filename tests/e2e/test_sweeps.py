@@ -34,22 +34,26 @@ def test_the_config_hash_ignores_where_files_go_but_not_what_is_trained(make_con
     assert config_hash(make_config("seed=1"), ignore) != base
 
 
-def test_an_interrupted_sweep_rerun_trains_only_the_jobs_that_had_not_finished(cli, tmp_path, shared_cache):
-    sweep = ["-m", "model=cnn", "seed=0,1,2", *FAST, f"sweep.index_dir={tmp_path / 'index'}"]
-    env = {**os.environ, "ARENA_CACHE_DIR": str(shared_cache)}
+def kill_at_the_first_result(args: list[str], sweep_dir: Path, cache_dir: Path) -> None:
+    """Starts ``python run.py <args>`` and kills it (SIGKILL) when a job's results.json lands in ``sweep_dir``."""
     first = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), *sweep, f"hydra.sweep.dir={tmp_path / 'first'}"],
-        cwd=tmp_path,
-        env=env,
+        [sys.executable, str(ROOT / "run.py"), *args],
+        cwd=sweep_dir.parent,
+        env={**os.environ, "ARENA_CACHE_DIR": str(cache_dir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.monotonic() + 240
-    while not results_in(tmp_path / "first") and time.monotonic() < deadline and first.poll() is None:
-        time.sleep(0.05)
+    while not results_in(sweep_dir) and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
+
+
+def test_an_interrupted_sweep_rerun_trains_only_the_jobs_that_had_not_finished(cli, tmp_path, shared_cache):
+    sweep = ["-m", "model=cnn", "seed=0,1,2", *FAST, f"sweep.index_dir={tmp_path / 'index'}"]
+    kill_at_the_first_result([*sweep, f"hydra.sweep.dir={tmp_path / 'first'}"], tmp_path / "first", shared_cache)
     finished = results_in(tmp_path / "first")
     assert 1 <= len(finished) < 3, "the sweep was not interrupted part-way"
 
@@ -63,21 +67,10 @@ def test_an_interrupted_sweep_rerun_trains_only_the_jobs_that_had_not_finished(c
     assert f"{len(reused)} reused, 0 failed" in rerun.stdout + rerun.stderr
 
 
-def test_a_sweep_killed_during_a_job_counts_the_job_that_had_finished_as_reused_when_rerun(cli, tmp_path):
+def test_a_sweep_killed_during_a_job_counts_the_job_that_had_finished_as_reused_when_rerun(cli, tmp_path, shared_cache):
     sweep = ["-m", "model=cnn", "seed=0,1", *FAST, f"sweep.index_dir={tmp_path / 'index'}", "sweep.report=false"]
     sweep.append(f"hydra.sweep.dir={tmp_path / 'sweep'}")
-    first = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), *sweep],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
-    while not results_in(tmp_path / "sweep") and time.monotonic() < deadline and first.poll() is None:
-        time.sleep(0.02)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    kill_at_the_first_result(sweep, tmp_path / "sweep", shared_cache)
     assert list(results_in(tmp_path / "sweep")) == ["0_image_cnn_seed0"], "the sweep was not stopped during job 1"
 
     rerun = cli(*sweep)
