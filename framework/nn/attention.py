@@ -4,7 +4,8 @@
 declared in a ``scopes.yaml`` (see :mod:`framework.core.catalogue`), registered with :func:`register_scope`
 and uses the implementation that fits it; ``full`` is
 ``torch.nn.functional.scaled_dot_product_attention`` with a key-padding mask, ``window`` is an
-exact sliding window computed block by block in time and memory linear in the length, ``graph``
+exact sliding window computed block by block in time and memory linear in the length
+(:mod:`framework.nn.window_attention`), ``graph``
 scores only the pairs joined by an edge, in time and memory linear in the number of edges.
 :func:`reference_weights` and :func:`reference_attention` spell out the lecture's formulas step by step for
 tests, teaching and attention maps.
@@ -24,6 +25,7 @@ from framework.core.batch import VectorSet
 from framework.core.catalogue import Scope, scopes
 from framework.core.sources import PluginError
 from framework.nn.edge_attention import edge_attention
+from framework.nn.window_attention import window_attention
 
 ScopeFn = Callable[..., Tensor]
 """``fn(q, k, v, batch, dropout_p, **options) -> out``, all of q, k, v, out ``[B, H, N, d]``."""
@@ -114,45 +116,20 @@ def full_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p:
     return F.scaled_dot_product_attention(q, k, v, attn_mask=key_padding, dropout_p=dropout_p)
 
 
-WINDOW_BLOCK = 16
-"""Smallest block of queries the window scope processes at once (larger windows use blocks of ``window``)."""
-
-
 @register_scope("window")
-def window_attention(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float, window: int) -> Tensor:
+def window_scope(q: Tensor, k: Tensor, v: Tensor, batch: VectorSet, dropout_p: float, window: int) -> Tensor:
     """Element ``i`` attends to the real elements ``j`` with ``|i - j| <= window`` (and always to itself).
 
-    Exact and linear in ``N``: queries are cut into blocks of ``b >= window`` elements, and each
-    block attends only to its own and its two neighbouring key blocks (``3b`` keys), so the
-    work is ``N * 3b`` scores instead of ``N²``. A window of at least the length equals ``full``.
+    Exact and linear in ``N`` in time and memory, forward and backward: computed block by block
+    by :func:`~framework.nn.window_attention.window_attention`. A window of at least the length
+    equals ``full``.
 
     Shapes:
         q, k, v: ``[B, H, N, d]``
         batch.mask: ``[B, N]``
         output: ``[B, H, N, d]``
     """
-    B, H, N, d = q.shape
-    b = max(window, WINDOW_BLOCK)
-    blocks = -(-N // b)  # ceil(N / b)
-    tail = blocks * b - N  # padding that fills the last block
-
-    def split(t: Tensor) -> Tensor:  # [B, H, N, d] → [B, H, blocks, b, d]
-        return F.pad(t, (0, 0, 0, tail)).view(B, H, blocks, b, d)
-
-    def neighbourhood(t: Tensor) -> Tensor:  # [..., blocks, b, x] → [..., blocks, 3b, x]: previous, own, next block
-        padded = F.pad(t, (0, 0, 0, 0, 1, 1))
-        return torch.cat([padded[..., :-2, :, :], padded[..., 1:-1, :, :], padded[..., 2:, :, :]], dim=-2)
-
-    real = neighbourhood(F.pad(batch.mask, (0, tail)).view(B, blocks, b, 1)).squeeze(-1)  # [B, blocks, 3b]
-    query = torch.arange(b, device=q.device)[:, None]  # [b, 1]
-    key = torch.arange(3 * b, device=q.device)[None, :] - b  # [1, 3b], key offsets relative to the query block start
-    band = (query - key).abs() <= window  # [b, 3b], the same for every block
-    # The query itself is always allowed, so padded queries past the last real key get no empty row (NaN).
-    allowed = (band & real[:, :, None, :]) | (query == key)  # [B, blocks, b, 3b]
-    out = F.scaled_dot_product_attention(
-        split(q), neighbourhood(split(k)), neighbourhood(split(v)), attn_mask=allowed[:, None], dropout_p=dropout_p
-    )  # [B, H, blocks, b, d]
-    return out.reshape(B, H, blocks * b, d)[:, :, :N]
+    return window_attention(q, k, v, batch.mask, window, dropout_p)
 
 
 @register_scope("graph")

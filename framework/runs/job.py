@@ -113,9 +113,9 @@ class Job:
     def how_to_continue(self) -> str:
         """The advice printed for an interrupted run: where its resume point is and the override that continues it."""
         if not self.resume_point.exists():
-            return "no epoch had finished, so there is nothing to continue"
+            return "no resume point had been written, so there is nothing to continue"
         folder = f"hydra.sweep.dir={self.output_dir.parent}" if self.multirun else f"hydra.run.dir={self.output_dir}"
-        return f"the last finished epoch is saved: run the same command with {folder} to continue"
+        return f"its resume point is saved: run the same command with {folder} to continue"
 
     def discard_if_empty(self) -> None:
         """Removes a run folder that holds nothing but Hydra's bookkeeping and the lock (a run that never started)."""

@@ -199,6 +199,12 @@ def build_parts(cfg: DictConfig) -> Parts:
     )
     require(isinstance(cfg.print_config, bool), "print_config", cfg.print_config, "must be true or false")
     require(
+        is_number(cfg.resume_every_s) and cfg.resume_every_s >= 0,
+        "resume_every_s",
+        cfg.resume_every_s,
+        "must be a number of seconds, 0 or more (0: a resume point after every epoch; inf: only after the last)",
+    )
+    require(
         cfg.mode != "train" or cfg.ckpt_path is None,
         "ckpt_path",
         cfg.ckpt_path,

@@ -1,7 +1,7 @@
-"""Runs that survive being stopped: resume points written at every epoch's end, checked before use.
+"""Runs that survive being stopped: resume points written at epochs' ends, checked before use.
 
 A run folder's ``checkpoints/last.ckpt`` holds everything needed to continue training exactly
-where the last finished epoch left it: Lightning's model, optimizer, schedule and loop state, the
+where the epoch it was written after left it: Lightning's model, optimizer, schedule and loop state, the
 callbacks' state, the modality's shuffling generator, and the global random-number states. The
 runner continues from it (``resume=auto`` or ``true``) after checking that it was written by a run
 of the same config. Every checkpoint also carries the run's identity
@@ -15,6 +15,7 @@ import os
 import pickle
 import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,15 @@ RESUME_MODES = ("auto", True, False)
 
 
 class ResumePoint(pl.callbacks.Checkpoint):
-    """Writes ``<dirpath>/last.ckpt`` at the end of each epoch that validated; stamps every checkpoint with the run.
+    """Writes ``<dirpath>/last.ckpt`` at the end of an epoch that validated, at most every ``every_s`` seconds and
+    always after the last epoch; stamps every checkpoint with the run.
+
+    Args:
+        dirpath: the run's checkpoint folder.
+        identity: the run's identity, stored in every checkpoint it saves.
+        every_s: seconds that must pass after a resume point before the next; 0 writes one after every epoch.
+            On short epochs writing each would cost more than the epoch; a run killed between two
+            resume points repeats the epochs since the last one, to the same results.
 
     The file is written under a temporary name and renamed into place, so a run killed while
     writing leaves the previous resume point intact. It is written at the epoch's end, not when
@@ -42,25 +51,33 @@ class ResumePoint(pl.callbacks.Checkpoint):
     Lightning's restart (finishing the saved epoch's loops) may draw numbers before.
     """
 
-    def __init__(self, dirpath: str | Path, identity: dict[str, Any]) -> None:
+    def __init__(self, dirpath: str | Path, identity: dict[str, Any], every_s: float = 0.0) -> None:
         self.path = Path(dirpath) / LAST
         self.identity = identity
+        self.every_s = every_s
         self._pending: dict[str, Any] | None = None
         self._validated = False
+        self._written_at = time.monotonic()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._written_at = time.monotonic()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not (trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit"):
             self._validated = True
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self._validated:
+        if not self._validated:  # a partial epoch (a signal stopped it) or one that did not validate
             return
         self._validated = False
+        if not (is_last_epoch(trainer) or time.monotonic() - self._written_at >= self.every_s):
+            return
         partial = self.path.with_name(f".{self.path.name}.part")
         trainer.save_checkpoint(partial, weights_only=False)  # the whole training state
         if trainer.is_global_zero:
             os.replace(partial, self.path)
         trainer.strategy.barrier("ResumePoint")
+        self._written_at = time.monotonic()
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
@@ -86,6 +103,16 @@ class ResumePoint(pl.callbacks.Checkpoint):
         random.setstate(state["python"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def is_last_epoch(trainer: pl.Trainer) -> bool:
+    """Whether training ends with the epoch ending now: its epoch or step limit is reached, or a callback stopped it."""
+    max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    return (
+        trainer.should_stop
+        or (max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs)
+        or (max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps)
+    )
 
 
 def resume_checkpoint(mode: object, folder: Path, identity: dict[str, Any]) -> tuple[Path, int] | None:

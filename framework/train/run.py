@@ -59,7 +59,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
         throughput,
         FiniteLoss(),
         stop,
-        ResumePoint(output_dir / "checkpoints", identity),
+        ResumePoint(output_dir / "checkpoints", identity, cfg.resume_every_s),
     ]
     trainer = build_trainer(cfg.trainer, callbacks, output_dir)
     check_process_launch(trainer)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import QUIET, ROOT
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -21,8 +22,9 @@ from framework.train.callbacks import GracefulStop
 from framework.train.resume import LAST, check_identity
 from framework.train.run import run
 
-# Six short epochs of a small attention model on digits: each epoch takes well under a second.
-SMALL_RUN = ["model.dim=16", "model.layers=1", "trainer.max_epochs=6", "logger=csv", *QUIET[1:]]
+# Six short epochs of a small attention model on digits: each epoch takes well under a second, so a resume point
+# after every epoch (resume_every_s=0) gives the tests an epoch to stop after.
+SMALL_RUN = ["model.dim=16", "model.layers=1", "trainer.max_epochs=6", "resume_every_s=0", "logger=csv", *QUIET[1:]]
 KEPT = ("test", "best_val", "epochs", "checkpoint")
 
 
@@ -91,6 +93,45 @@ def test_a_run_killed_mid_training_resumes_to_the_same_results(tmp_path, shared_
     assert epoch < uninterrupted["epochs"]
     assert outcome(folder) == uninterrupted
     assert validated_epochs(folder) == list(range(uninterrupted["epochs"]))  # the log keeps the epochs before the kill
+
+
+def test_a_run_killed_between_two_resume_points_repeats_only_the_epochs_since_the_last(tmp_path, shared_cache):
+    folder = tmp_path / "run"
+    killed = start(folder, shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12")
+    last, deadline = folder / "checkpoints" / LAST, time.monotonic() + 240
+    while time.monotonic() < deadline and killed.poll() is None:  # an epoch validated after the resume point's
+        saved = torch.load(last, weights_only=True)["epoch"] if last.exists() else None
+        logged = validated_epochs(folder) if (folder / "csv" / "metrics.csv").exists() else []
+        if saved is not None and logged and max(logged) > saved:
+            killed.kill()
+            break
+        time.sleep(0.02)
+    assert finish(killed).returncode == -signal.SIGKILL, "the run ended before an epoch passed its resume point"
+    whole = finish(start(tmp_path / "whole", shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12"))
+    assert whole.returncode == 0, whole.stderr
+
+    resumed = finish(start(folder, shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12"))
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert outcome(folder) == outcome(tmp_path / "whole")
+    assert validated_epochs(folder) == list(range(12))  # the repeated epochs replace their rows
+
+
+def test_with_resume_points_only_at_the_end_a_run_writes_one_after_its_last_epoch(make_config, tmp_path, monkeypatch):
+    written = []
+    save = pl.Trainer.save_checkpoint
+
+    def counting_save(trainer: pl.Trainer, path: str | Path, *args, **kwargs) -> None:
+        written.append(Path(path).name)
+        save(trainer, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.Trainer, "save_checkpoint", counting_save)
+    cfg = make_config("trainer=default", "model.dim=16", "model.layers=1", "trainer.max_epochs=3", "resume_every_s=inf")
+
+    results = run(cfg)
+
+    assert written.count(f".{LAST}.part") == 1
+    assert torch.load(tmp_path / "run" / "checkpoints" / LAST, weights_only=True)["epoch"] == results["epochs"] - 1
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])

@@ -1,0 +1,63 @@
+"""The window kernel: chunked like any length needs, its backward consistent with its forward (dropout too)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from framework.nn import window_attention as kernel
+from framework.nn.attention import reference_attention
+
+B, H, d = 2, 3, 4
+
+
+def inputs(n: int, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, ...]:
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(B, H, n, d, dtype=dtype, requires_grad=True) for _ in range(3))
+    mask = torch.arange(n)[None, :] < torch.tensor([n, n - 5])[:, None]
+    return q, k, v, mask
+
+
+@pytest.mark.parametrize("window", [2, 16, 20])
+def test_one_block_per_chunk_gives_the_reference_values_and_gradients(window, monkeypatch):
+    monkeypatch.setattr(kernel, "CHUNK_SCORES", 1)  # every block its own chunk: the chunk seams are exercised
+    q, k, v, mask = inputs(83)
+    ours = kernel.window_attention(q, k, v, mask, window)
+    expected = reference_attention(q, k, v, mask, window=window)
+    real = mask[:, None, :, None]
+    torch.testing.assert_close(ours * real, expected * real)
+    weight = torch.randn_like(ours) * real
+    for got, want in zip(
+        torch.autograd.grad((ours * weight).sum(), (q, k, v)), torch.autograd.grad((expected * weight).sum(), (q, k, v))
+    ):
+        torch.testing.assert_close(got, want)
+
+
+def test_the_backward_pass_matches_numerical_gradients_with_dropout():
+    q, k, v, mask = inputs(40)
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(1)  # the same dropout draws at every call
+        return kernel.window_attention(q, k, v, mask, 5, dropout_p=0.3)
+
+    assert torch.autograd.gradcheck(attend, (q, k, v))
+
+
+def test_dropout_drops_weights_and_the_same_seed_repeats_them():
+    q, k, v, mask = inputs(40)
+    torch.manual_seed(2)
+    first = kernel.window_attention(q, k, v, mask, 5, dropout_p=0.5)
+    torch.manual_seed(2)
+    again = kernel.window_attention(q, k, v, mask, 5, dropout_p=0.5)
+    plain = kernel.window_attention(q, k, v, mask, 5)
+    assert torch.equal(first, again) and not torch.allclose(first, plain)
+
+
+def test_under_bfloat16_autocast_the_output_stays_close_to_float32():
+    q, k, v, mask = inputs(70, torch.float32)
+    exact = kernel.window_attention(q, k, v, mask, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = kernel.window_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, 8)
+    low.float().sum().backward()
+    assert low.dtype == torch.bfloat16 and q.grad is not None
+    torch.testing.assert_close(low.float(), exact, atol=0.05, rtol=0.05)
