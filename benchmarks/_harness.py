@@ -129,10 +129,13 @@ def sweep(
     return rows
 
 
-def ratio_figure(name: str, ours: float, reference: float, target: float, unit: str = "s") -> dict:
+def ratio_figure(
+    name: str, ours: float, reference: float, target: float, unit: str = "s", at_least: bool = False
+) -> dict:
     """One target of the suite, against a reference measured in the same run.
 
-    Holds ours, the reference, ``ours / reference`` and whether that is at most ``target``.
+    Holds ours, the reference, ``ours / reference`` and whether that is at most ``target`` (at
+    least, with ``at_least``: for rates, where more is better).
     """
     ratio = ours / reference
     return {
@@ -141,8 +144,8 @@ def ratio_figure(name: str, ours: float, reference: float, target: float, unit: 
         "reference": round(reference, 6),
         "unit": unit,
         "ratio": round(ratio, 3),
-        "target": f"<= {target:g}",
-        "met": ratio <= target,
+        "target": f"{'>=' if at_least else '<='} {target:g}",
+        "met": ratio >= target if at_least else ratio <= target,
     }
 
 
@@ -160,6 +163,18 @@ def value_figure(name: str, value: float, target: float, unit: str) -> dict:
         "target": f"<= {target:g}",
         "met": value <= target,
     }
+
+
+GEMM_SIZE = 2048
+"""The square matrix product whose FLOP/s stands for what the machine's threads can do."""
+
+
+def gemm_flops(device: torch.device, repeats: int = 5) -> float:
+    """FLOP/s of a float32 ``GEMM_SIZE``² matrix product on ``device`` with this process's threads (median of
+    ``repeats`` after a warm-up): the limit an attention kernel's achieved FLOP/s is compared with."""
+    a, b = (torch.randn(GEMM_SIZE, GEMM_SIZE, device=device) for _ in range(2))
+    seconds = time_and_peak(lambda: torch.matmul(a, b), repeats, device)["seconds"]
+    return 2 * GEMM_SIZE**3 / seconds
 
 
 def machine() -> dict:

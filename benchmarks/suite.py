@@ -67,7 +67,7 @@ def markdown(reports: list[dict], device: str) -> str:
             ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.3g}×"
             lines.append(
                 f"| {report['benchmark']} | {figure['figure']} | {figure['ours']:.4g}{unit} | {reference} | {ratio} "
-                f"| {figure['target'].replace('<=', '≤')} | {'yes' if figure['met'] else '**no**'} |"
+                f"| {figure['target'].replace('<=', '≤').replace('>=', '≥')} | {'yes' if figure['met'] else '**no**'} |"
             )
     return "\n".join(lines)
 

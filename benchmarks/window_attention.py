@@ -6,7 +6,9 @@ SDPA time / window time at 16k frames, and the window scope's growth exponent fr
 Each measurement runs in a fresh subprocess; peak memory is the rise of the resident-set peak
 (Linux, reset just before the first step) on CPU and of ``max_memory_allocated`` on a GPU. Settings whose
 predicted time exceeds ``--budget`` seconds (from the quadratic growth of the dense methods)
-are skipped and listed with the reason.
+are skipped and listed with the reason. At ``--flops-length`` (4,096) the window scope's and full
+SDPA's achieved FLOP/s, counting only the pairs each must score, are compared as fractions of
+what a large matrix product reaches with the same threads.
 
     python benchmarks/window_attention.py                 # B=8, 4 heads, head dim 32, w=64
     python benchmarks/window_attention.py --lengths 1024 4096 --repeats 3
@@ -21,7 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _harness import growth_exponent, machine, ratio_figure, run_child, sweep, time_and_peak, value_figure  # noqa: E402
+from _harness import (  # noqa: E402
+    gemm_flops,
+    growth_exponent,
+    machine,
+    ratio_figure,
+    run_child,
+    sweep,
+    time_and_peak,
+    value_figure,
+)
 
 METHODS = ("window", "band_sdpa", "full_sdpa")
 PASSES = ("forward", "forward_backward")
@@ -37,6 +48,8 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
 
     torch.manual_seed(0)
     device = torch.device(args.device)
+    if method == "gemm":
+        return {"flops": gemm_flops(device)}
     B, H, d, w = args.batch, args.heads, args.head_dim, args.window
     q, k, v = (torch.randn(B, H, length, d, device=device, requires_grad=mode == "forward_backward") for _ in range(3))
     mask = torch.ones(B, length, dtype=torch.bool, device=device)
@@ -80,13 +93,50 @@ def forwarded(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def useful_flops(method: str, length: int, args: argparse.Namespace) -> float:
+    """Floating-point operations of a forward+backward pass over the pairs a method must score: the band for the
+    window scope and band-masked SDPA, all pairs for full SDPA (two products forward, four backward)."""
+    w = args.window
+    pairs = length * length if method == "full_sdpa" else length * (2 * w + 1) - w * (w + 1)
+    return 3 * 4 * args.head_dim * pairs * args.batch * args.heads
+
+
+def flops_fractions(window_s: float, full_s: float, gemm: float, length: int, args: argparse.Namespace) -> dict:
+    """Achieved FLOP/s of the window scope and of full SDPA at ``length``, as fractions of the GEMM's."""
+    return {
+        "gemm_flops": round(gemm),
+        "window": round(useful_flops("window", length, args) / window_s / gemm, 4),
+        "full_sdpa": round(useful_flops("full_sdpa", length, args) / full_s / gemm, 4),
+    }
+
+
 TARGET_LENGTH = 16_384
 """Length at which the speech issue asks band-masked SDPA to take at least 15 times as long as the window scope."""
 
 
-def figures(window: dict[int, float], band: dict[int, float], exponent: float | None) -> list[dict]:
-    """The suite's targets this run measured: window / band SDPA at 16k (<= 1/15), and the window's growth exponent."""
+def figures(
+    window: dict[int, float],
+    band: dict[int, float],
+    window_mb: dict[int, float],
+    band_mb: dict[int, float],
+    exponent: float | None,
+    fractions: dict | None,
+    flops_length: int,
+) -> list[dict]:
+    """The suite's targets this run measured: window / band SDPA at 16k in time (<= 1/15) and peak memory (<= 1),
+    the window's growth exponent, and its share of the GEMM's FLOP/s against full SDPA's (>= 0.5)."""
     found = []
+    if fractions is not None:
+        found.append(
+            ratio_figure(
+                f"window scope / full SDPA, achieved FLOP/s as a fraction of a GEMM's, N={flops_length:,}",
+                fractions["window"],
+                fractions["full_sdpa"],
+                0.5,
+                unit="of GEMM",
+                at_least=True,
+            )
+        )
     if TARGET_LENGTH in window and TARGET_LENGTH in band:
         found.append(
             ratio_figure(
@@ -94,6 +144,16 @@ def figures(window: dict[int, float], band: dict[int, float], exponent: float | 
                 window[TARGET_LENGTH],
                 band[TARGET_LENGTH],
                 1 / 15,
+            )
+        )
+    if TARGET_LENGTH in window_mb and TARGET_LENGTH in band_mb:
+        found.append(
+            ratio_figure(
+                f"window scope / SDPA with dense band mask, peak memory of forward+backward, N={TARGET_LENGTH:,}",
+                window_mb[TARGET_LENGTH],
+                band_mb[TARGET_LENGTH],
+                1,
+                unit="MB",
             )
         )
     if exponent is not None:
@@ -119,6 +179,9 @@ def main() -> None:
         "--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)"
     )
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--flops-length", type=int, default=4096, help="length at which achieved FLOP/s are compared (0: not at all)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "LENGTH", "PASS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -137,12 +200,22 @@ def main() -> None:
         budget=args.budget,
     )
 
-    def seconds(method: str, mode: str) -> dict[int, float]:
-        return {
-            r["length"]: r["seconds"] for r in rows if r["method"] == method and r["pass"] == mode and "seconds" in r
-        }
+    def measured(method: str, mode: str, what: str = "seconds") -> dict[int, float]:
+        return {r["length"]: r[what] for r in rows if r["method"] == method and r["pass"] == mode and what in r}
 
-    window, band = seconds("window", "forward_backward"), seconds("band_sdpa", "forward_backward")
+    window, band = measured("window", "forward_backward"), measured("band_sdpa", "forward_backward")
+    window_mb = measured("window", "forward_backward", "peak_extra_mb")
+    band_mb = measured("band_sdpa", "forward_backward", "peak_extra_mb")
+    fractions = None
+    if args.flops_length:
+        at = args.flops_length
+        timed = {
+            method: known.get(at) or child(method, at, "forward_backward", args).get("seconds")
+            for method, known in (("window", window), ("full_sdpa", measured("full_sdpa", "forward_backward")))
+        }
+        gemm = child("gemm", 0, "forward", args).get("flops")
+        if gemm and all(timed.values()):
+            fractions = flops_fractions(timed["window"], timed["full_sdpa"], gemm, at, args)
     ratios = {n: round(band[n] / window[n], 2) for n in window if n in band}
     window_long = {n: t for n, t in window.items() if n >= 4096}
     report = {
@@ -152,7 +225,10 @@ def main() -> None:
         "rows": rows,
         "band_sdpa_over_window_forward_backward": ratios,
         "window_growth_exponent_4k_to_longest": growth_exponent(window_long),
-        "figures": figures(window, band, growth_exponent(window_long)),
+        "achieved_flops_fraction_of_gemm": fractions,
+        "figures": figures(
+            window, band, window_mb, band_mb, growth_exponent(window_long), fractions, args.flops_length
+        ),
     }
     print(json.dumps(report, indent=2))
 
