@@ -35,6 +35,18 @@ def config_names(group: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def device():
+    """Where the kernel tests put their tensors: ``ARENA_TEST_DEVICE``, the CPU unless set
+    (``benchmarks/gpu_check.sh`` sets ``cuda``)."""
+    import torch
+
+    name = os.environ.get("ARENA_TEST_DEVICE", "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        pytest.fail(f"ARENA_TEST_DEVICE={name}, but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+@pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One derived-data cache for the session: caches are keyed by their inputs, so runs may share them."""
     return tmp_path_factory.mktemp("cache")

@@ -1,4 +1,7 @@
-"""The window kernel: chunked like any length needs, its backward consistent with its forward (dropout too)."""
+"""The window kernel: chunked like any length needs, its backward consistent with its forward (dropout too).
+
+The tensors live on the ``device`` fixture's device (``ARENA_TEST_DEVICE``), so the same tests check a GPU.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from framework.nn.attention import reference_attention
 B, H, d = 2, 3, 4
 
 
-def inputs(n: int, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, ...]:
+def inputs(n: int, device: torch.device, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, ...]:
     torch.manual_seed(0)
-    q, k, v = (torch.randn(B, H, n, d, dtype=dtype, requires_grad=True) for _ in range(3))
-    mask = torch.arange(n)[None, :] < torch.tensor([n, n - 5])[:, None]
+    q, k, v = (torch.randn(B, H, n, d, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
+    mask = torch.arange(n, device=device)[None, :] < torch.tensor([n, n - 5], device=device)[:, None]
     return q, k, v, mask
 
 
 @pytest.mark.parametrize("window", [2, 16, 20])
-def test_one_block_per_chunk_gives_the_reference_values_and_gradients(window, monkeypatch):
+def test_one_block_per_chunk_gives_the_reference_values_and_gradients(window, monkeypatch, device):
     monkeypatch.setattr(kernel, "CHUNK_SCORES", 1)  # every block its own chunk: the chunk seams are exercised
-    q, k, v, mask = inputs(83)
+    q, k, v, mask = inputs(83, device)
     ours = kernel.window_attention(q, k, v, mask, window)
     expected = reference_attention(q, k, v, mask, window=window)
     real = mask[:, None, :, None]
@@ -33,8 +36,8 @@ def test_one_block_per_chunk_gives_the_reference_values_and_gradients(window, mo
         torch.testing.assert_close(got, want)
 
 
-def test_the_backward_pass_matches_numerical_gradients_with_dropout():
-    q, k, v, mask = inputs(40)
+def test_the_backward_pass_matches_numerical_gradients_with_dropout(device):
+    q, k, v, mask = inputs(40, device)
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         torch.manual_seed(1)  # the same dropout draws at every call
@@ -43,8 +46,8 @@ def test_the_backward_pass_matches_numerical_gradients_with_dropout():
     assert torch.autograd.gradcheck(attend, (q, k, v))
 
 
-def test_dropout_drops_weights_and_the_same_seed_repeats_them():
-    q, k, v, mask = inputs(40)
+def test_dropout_drops_weights_and_the_same_seed_repeats_them(device):
+    q, k, v, mask = inputs(40, device)
     torch.manual_seed(2)
     first = kernel.window_attention(q, k, v, mask, 5, dropout_p=0.5)
     torch.manual_seed(2)
@@ -53,10 +56,10 @@ def test_dropout_drops_weights_and_the_same_seed_repeats_them():
     assert torch.equal(first, again) and not torch.allclose(first, plain)
 
 
-def test_under_bfloat16_autocast_the_output_stays_close_to_float32():
-    q, k, v, mask = inputs(70, torch.float32)
+def test_under_bfloat16_autocast_the_output_stays_close_to_float32(device):
+    q, k, v, mask = inputs(70, device, torch.float32)
     exact = kernel.window_attention(q, k, v, mask, 8)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(device.type, dtype=torch.bfloat16):
         low = kernel.window_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, 8)
     low.float().sum().backward()
     assert low.dtype == torch.bfloat16 and q.grad is not None
