@@ -72,9 +72,7 @@ class _Blocks:
 
     def allowed(self, start: int, end: int) -> Tensor:
         """``[B, 1, end - start, b, 3b]``: which keys each query of blocks ``start..end-1`` may see."""
-        real = torch.cat(
-            [self.real[:, start:end], self.real[:, start + 1 : end + 1], self.real[:, start + 2 : end + 2]], -1
-        )  # [B, c, 3b]
+        real = self.around(self.real[:, None, :, :, None], start, end)[:, 0, ..., 0]  # [B, c, 3b]
         return ((self.band & real[:, :, None, :]) | self.itself)[:, None]
 
 

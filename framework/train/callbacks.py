@@ -177,10 +177,10 @@ class GracefulStop(pl.Callback):
 
     While :meth:`listening`, a signal only records itself; the next batch end (of training, validation
     or the final test) raises :class:`~framework.core.errors.Interrupted`, so Lightning closes the
-    loggers and the run ends with the resume point of its last finished epoch in place (a partial
-    epoch is not saved: continuing from one would not give the same result as an uninterrupted
-    run). A second SIGINT interrupts at once. Handlers that were there before (Lightning's own
-    SIGTERM handler) are still called.
+    loggers and the run ends with its last resume point in place (a partial epoch is not saved:
+    continuing from one would not give the same result as an uninterrupted run). A second SIGINT
+    interrupts at once. Handlers that were there before (Lightning's own SIGTERM handler) are still
+    called.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
