@@ -1,10 +1,13 @@
-"""Exact sliding-window attention in time and memory linear in the length, with a hand-written backward pass.
+"""Exact sliding-window attention in time and memory linear in the length, with hand-written backward passes.
 
-Queries are cut into blocks of ``b >= window`` elements; block ``j`` attends only to key blocks
-``j - 1, j, j + 1`` (``3b`` keys), under a band mask that keeps ``|i - k| <= window``. The blocks
-are processed a chunk at a time, and the backward pass recomputes each chunk's scores from the
-saved log-sum-exp instead of keeping them (as flash attention does), so memory beyond the inputs
-and outputs is one chunk's scores plus ``O(N)`` per head, whatever the length.
+Two kernels compute the same function. On CPU without dropout, :class:`_FusedWindowAttention`
+lays the batch's sequences end to end and hands each block of ``b`` queries, with its
+``b + 2 * window`` keys as an overlapping view (no copy), to PyTorch's fused CPU flash-attention
+kernel under an additive band mask. Elsewhere (dropout, other devices) :class:`_WindowAttention`
+cuts the queries into blocks of ``b >= window`` elements that attend only to key blocks
+``j - 1, j, j + 1`` (``3b`` keys), processes them a chunk at a time, and recomputes each chunk's
+scores in the backward pass from the saved log-sum-exp instead of keeping them (as flash
+attention does). Either way, memory beyond the inputs and outputs is ``O(N)`` per head.
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from torch import Tensor
 
 WINDOW_BLOCK = 16
 """Smallest block of queries processed at once (larger windows use blocks of ``window``)."""
+FUSED_MIN_BLOCKS = 16
+"""Blocks per sequence from which the fused kernel is faster than the chunked one (with 2 threads, forward and
+backward: 3x at 1,024 elements in blocks of 64, even at 256 in blocks of 16, 3x slower at 64 in blocks of 16)."""
+_FUSED_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_FUSED_CPU_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 CHUNK_SCORES = 2**21
-"""Scores computed at once (one chunk of blocks, all sets and heads): 8 MiB in float32."""
+"""Scores computed at once (one chunk of blocks, all heads): 8 MiB in float32."""
 
 
 class _Blocks:
@@ -158,19 +166,173 @@ class _WindowAttention(torch.autograd.Function):
         )
 
 
+class _Tiling:
+    """Each sequence cut into query blocks of ``b`` elements, each with its keys from ``window`` before to ``window``
+    after it, taken a chunk of blocks at a time.
+
+    Queries, keys and outputs stay in their own tensors: the blocks of a chunk are strided
+    views of them (overlapping, for keys) and only a chunk that reaches past either end of its
+    sequence is copied, with zero rows outside it. Each chunk has about :data:`CHUNK_SCORES`
+    scores, so every temporary stays small enough for the allocator to reuse.
+
+    Args:
+        shape: ``(B, H, N, d)`` of the queries.
+        window: the half-width of the band.
+        mask: ``[B, N]``, True for real elements.
+    """
+
+    def __init__(self, shape: torch.Size, window: int, mask: Tensor) -> None:
+        self.batch, self.heads, self.n, self.dim = shape
+        self.window, self.mask = window, mask
+        self.b = max(window, WINDOW_BLOCK)
+        self.count = -(-self.n // self.b)  # blocks per sequence
+        self.span = self.b + 2 * window  # keys per block
+        query = torch.arange(self.b, device=mask.device)[:, None] + window  # [b, 1], as a key offset
+        key = torch.arange(self.span, device=mask.device)[None, :]  # [1, span]
+        self.band = (query - key).abs() <= window  # [b, span], the same for every block
+        self.itself = query == key  # always allowed, so no row is empty (padded queries too)
+        self._band_bias: dict[torch.dtype, Tensor] = {}
+
+    def chunks(self) -> list[tuple[int, int, int]]:
+        """``(sequence, first block, end block)`` of about :data:`CHUNK_SCORES` scores each; the blocks whose keys
+        reach past an end of the sequence have chunks of their own, so that the others are views."""
+        size = max(1, CHUNK_SCORES // (self.heads * self.b * self.span))
+        inner_end = max(1, min(self.count, (self.n - self.window) // self.b))  # the first block reaching past the end
+        bounds = sorted({0, min(1, self.count), inner_end, self.count})
+        return [
+            (sequence, start, min(start + size, end))
+            for sequence in range(self.batch)
+            for begin, end in zip(bounds, bounds[1:])
+            for start in range(begin, end, size)
+        ]
+
+    def _rows(self, t: Tensor, sequence: int, start: int, end: int) -> Tensor:
+        """Positions ``start..end-1`` of ``t[sequence]``, ``[H, end - start, d]``: a view, or a zero-padded copy."""
+        if start >= 0 and end <= self.n:
+            return t[sequence, :, start:end]
+        rows = t.new_zeros(t.shape[1], end - start, t.shape[3])
+        rows[:, max(0, -start) : self.n - start] = t[sequence, :, max(0, start) : end]
+        return rows
+
+    def _blocks(self, rows: Tensor, count: int, size: int) -> Tensor:
+        """``[H, R, d]`` → ``[count, H, size, d]``, block ``j`` being rows ``j * b .. j * b + size`` (a view)."""
+        head, row, dim = rows.stride()
+        return rows.as_strided((count, self.heads, size, self.dim), (self.b * row, head, row, dim))
+
+    def queries(self, t: Tensor, sequence: int, start: int, end: int) -> Tensor:
+        """Blocks ``start..end-1`` of ``t[sequence]`` (``[B, H, N, d]``): ``[end - start, H, b, d]``."""
+        return self._blocks(self._rows(t, sequence, start * self.b, end * self.b), end - start, self.b)
+
+    def keys(self, t: Tensor, sequence: int, start: int, end: int) -> Tensor:
+        """The keys of blocks ``start..end-1`` of ``t[sequence]`` (``[B, H, N, d]``): ``[end - start, H, span, d]``."""
+        rows = self._rows(t, sequence, start * self.b - self.window, end * self.b + self.window)
+        return self._blocks(rows, end - start, self.span)
+
+    def bias(self, sequence: int, start: int, end: int, dtype: torch.dtype) -> Tensor:
+        """``[end - start or 1, 1, b, span]``: 0 where a query may see a key (in its band and real), else -inf."""
+        first, last = start * self.b - self.window, end * self.b + self.window
+        real = self._rows(self.mask[:, None, :, None], sequence, first, last)[0, :, 0]  # [rows], stride 1
+        if first >= 0 and last <= self.n and bool(real.all()):  # the band alone, the same for every block
+            if dtype not in self._band_bias:
+                self._band_bias[dtype] = self._additive(self.band, dtype)
+            return self._band_bias[dtype]
+        visible = real.as_strided((end - start, self.span), (self.b, 1))
+        return self._additive((self.band & visible[:, None, :]) | self.itself, dtype)  # [c, b, span]
+
+    def _additive(self, allowed: Tensor, dtype: torch.dtype) -> Tensor:
+        """``[..., b, span]`` booleans → ``[-1, 1, b, span]``, 0 where allowed and -inf elsewhere."""
+        bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(~allowed, float("-inf"))
+        return bias.view(-1, 1, self.b, self.span)
+
+    def put_queries(self, t: Tensor, blocks: Tensor, sequence: int, start: int) -> None:
+        """Writes query blocks ``[c, H, b, d]`` from block ``start`` on into ``t[sequence]``, inside the sequence."""
+        rows = blocks.transpose(0, 1).reshape(self.heads, -1, self.dim)  # [H, c * b, d]
+        first = start * self.b
+        t[sequence, :, first : first + rows.shape[1]] = rows[:, : self.n - first]
+
+    def add_keys(self, t: Tensor, windows: Tensor, sequence: int, start: int) -> None:
+        """Adds the gradients of the keys of blocks ``start..``, ``[c, H, span, d]``, to the rows of ``t[sequence]``
+        they came from, summing the overlaps."""
+        c = windows.shape[0]
+        first, last = start * self.b - self.window, (start + c) * self.b + self.window
+        inside = first >= 0 and last <= self.n
+        rows = t[sequence, :, first:last] if inside else windows.new_zeros(self.heads, last - first, self.dim)
+        for offset in range(0, self.span, self.b):  # a block's keys cover whole blocks of rows, the last in part
+            size = min(self.b, self.span - offset)
+            self._blocks(rows[:, offset:], c, size).add_(windows[:, :, offset : offset + size])
+        if not inside:
+            t[sequence, :, max(0, first) : min(last, self.n)] += rows[:, max(0, -first) : self.n - first]
+
+
+class _FusedWindowAttention(torch.autograd.Function):
+    """Forward and backward of :func:`window_attention` on CPU without dropout; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, window: int) -> Tensor:
+        tiling = _Tiling(q.shape, window, mask)
+        out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        lse = q.new_empty(
+            tiling.batch, tiling.count, tiling.heads, tiling.b, dtype=torch.promote_types(q.dtype, torch.float32)
+        )
+        for sequence, start, end in tiling.chunks():
+            chunk, lse[sequence, start:end] = _FUSED_CPU(
+                tiling.queries(q, sequence, start, end),
+                tiling.keys(k, sequence, start, end),
+                tiling.keys(v, sequence, start, end),
+                attn_mask=tiling.bias(sequence, start, end, q.dtype),
+            )
+            tiling.put_queries(out, chunk, sequence, start)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.tiling = tiling
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        q, k, v, out, lse = ctx.saved_tensors
+        tiling = ctx.tiling
+        dq = torch.empty_like(q, memory_format=torch.contiguous_format)
+        dk = torch.zeros_like(k, memory_format=torch.contiguous_format)
+        dv = torch.zeros_like(v, memory_format=torch.contiguous_format)
+        for sequence, start, end in tiling.chunks():
+            chunk_q, chunk_k, chunk_v = _FUSED_CPU_BACKWARD(
+                tiling.queries(grad, sequence, start, end),
+                tiling.queries(q, sequence, start, end),
+                tiling.keys(k, sequence, start, end),
+                tiling.keys(v, sequence, start, end),
+                tiling.queries(out, sequence, start, end),
+                lse[sequence, start:end],
+                0.0,
+                False,
+                attn_mask=tiling.bias(sequence, start, end, q.dtype),
+            )
+            tiling.put_queries(dq, chunk_q, sequence, start)
+            tiling.add_keys(dk, chunk_k, sequence, start)
+            tiling.add_keys(dv, chunk_v, sequence, start)
+        return dq, dk, dv, None, None
+
+
+def fused_kernel_applies(q: Tensor, window: int, dropout_p: float) -> bool:
+    """Whether :func:`window_attention` uses the fused CPU kernel: on CPU, without dropout, for sequences of at least
+    :data:`FUSED_MIN_BLOCKS` blocks (it runs sequence by sequence); otherwise the chunked one, which batches them."""
+    blocks = -(-q.shape[-2] // max(window, WINDOW_BLOCK))
+    return q.device.type == "cpu" and dropout_p == 0 and blocks >= FUSED_MIN_BLOCKS
+
+
 def window_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, window: int, dropout_p: float = 0.0) -> Tensor:
     """Element ``i`` attends to the real elements ``j`` with ``|i - j| <= window`` (and always to itself).
 
-    Exact: the weights are those of a band-masked softmax over all keys. Time is ``N * 3b``
-    scores (``b = max(window, 16)``) instead of ``N²``, and memory beyond the inputs and output
-    is ``O(N)`` per head plus one chunk of :data:`CHUNK_SCORES` scores, in the forward and the
-    backward pass. Dropout on the weights is drawn from a generator seeded from torch's global
-    one, and redrawn identically in the backward pass.
+    Exact: the weights are those of a band-masked softmax over all keys. Time is about
+    ``N * 3b`` scores (``b = max(window, 16)``) instead of ``N²``, and memory beyond the inputs
+    and output is ``O(N)`` per head, in the forward and the backward pass (see
+    :func:`fused_kernel_applies` for which kernel runs). Dropout on the weights is drawn from a
+    generator seeded from torch's global one, and redrawn identically in the backward pass.
 
     Shapes:
         q, k, v: ``[B, H, N, d]``
         mask: ``[B, N]``
         output: ``[B, H, N, d]``
     """
-    with torch.autocast(device_type=q.device.type, enabled=False):  # the kernel picks its own precision per step
+    with torch.autocast(device_type=q.device.type, enabled=False):  # the kernels pick their own precision per step
+        if fused_kernel_applies(q, window, dropout_p):
+            return _FusedWindowAttention.apply(q, k, v, mask, window)
         return _WindowAttention.apply(q, k, v, mask, window, dropout_p)
