@@ -1,9 +1,10 @@
 """Exact sliding-window attention in time and memory linear in the length, with hand-written backward passes.
 
-Two kernels compute the same function. On CPU without dropout, :class:`_FusedWindowAttention`
-lays the batch's sequences end to end and hands each block of ``b`` queries, with its
-``b + 2 * window`` keys as an overlapping view (no copy), to PyTorch's fused CPU flash-attention
-kernel under an additive band mask. Elsewhere (dropout, other devices) :class:`_WindowAttention`
+Two kernels compute the same function. On CPU without dropout, for sequences of many blocks,
+:class:`_FusedWindowAttention` hands each chunk of a sequence's blocks of ``b`` queries, with each
+block's ``b + 2 * window`` keys as an overlapping strided view (copied only at the sequence's
+ends), to PyTorch's fused CPU flash-attention kernel under an additive band mask. Elsewhere
+(dropout, other devices, short sequences) :class:`_WindowAttention`
 cuts the queries into blocks of ``b >= window`` elements that attend only to key blocks
 ``j - 1, j, j + 1`` (``3b`` keys), processes them a chunk at a time, and recomputes each chunk's
 scores in the backward pass from the saved log-sum-exp instead of keeping them (as flash
@@ -24,10 +25,11 @@ WINDOW_BLOCK = 16
 FUSED_MIN_BLOCKS = 16
 """Blocks per sequence from which the fused kernel is faster than the chunked one (with 2 threads, forward and
 backward: 3x at 1,024 elements in blocks of 64, even at 256 in blocks of 16, 3x slower at 64 in blocks of 16)."""
-_FUSED_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-_FUSED_CPU_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 CHUNK_SCORES = 2**21
 """Scores computed at once (one chunk of blocks, all heads): 8 MiB in float32."""
+# What F.scaled_dot_product_attention calls on CPU, called directly for its log-sum-exp and its backward pass.
+_FUSED_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_FUSED_CPU_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 
 
 class _Blocks:
