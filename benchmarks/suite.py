@@ -7,6 +7,7 @@ document, and with ``--docs`` rewrites the table between the markers of docs/per
 
     python benchmarks/suite.py --out benchmarks/results/cpu.json --docs
     python benchmarks/suite.py --only overhead attention_kernels
+    python benchmarks/suite.py --earlier run1.json run2.json --out run3.json --docs   # with the spread of three runs
 """
 
 from __future__ import annotations
@@ -50,14 +51,44 @@ def run_benchmark(name: str, arguments: list[str], device: str) -> dict:
     return json.loads(done.stdout) | {"wall_s": seconds}
 
 
-def markdown(reports: list[dict], device: str) -> str:
-    """The performance page's table: one row per target, dated today."""
-    lines = [
-        f"Measured {date.today().isoformat()} by `python benchmarks/suite.py` on {device}.",
-        "",
-        "| benchmark | figure | ours | reference | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
-    ]
+def read_report(path: Path) -> dict:
+    """An earlier run's JSON report (``--out``); exits with status 2 and one line if it is not one."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        report = error
+    if not isinstance(report, dict) or "reports" not in report:
+        print(
+            f"error: --earlier {path} is not a suite report; give a JSON file an earlier --out wrote", file=sys.stderr
+        )
+        sys.exit(2)
+    return report
+
+
+def spread(reports: list[dict], earlier: list[dict]) -> dict[str, dict]:
+    """Each target of ``reports`` over this run and the ``earlier`` suite reports: the values it was judged by
+    (the ratio, or ours where there is no reference), oldest first, and in how many runs it was met."""
+    runs = [suite["reports"] for suite in earlier] + [reports]
+    found: dict[str, dict] = {}
+    for run in runs:
+        for report in run:
+            for figure in report.get("figures", []):
+                entry = found.setdefault(f"{report['benchmark']}: {figure['figure']}", {"values": [], "met": 0})
+                entry["values"].append(figure["ours"] if figure["ratio"] is None else figure["ratio"])
+                entry["met"] += figure["met"]
+    return {key: entry | {"runs": len(runs)} for key, entry in found.items()}  # a run without the target missed it
+
+
+def markdown(reports: list[dict], device: str, spreads: dict[str, dict] | None = None) -> str:
+    """The performance page's table: one row per target, dated today; with ``spreads`` (see :func:`spread`), the
+    range of each target's value over the runs and in how many it was met."""
+    title = f"Measured {date.today().isoformat()} by `python benchmarks/suite.py` on {device}"
+    header, rule = "| benchmark | figure | ours | reference | ratio | target | met |", "|---|---|---|---|---|---|---|"
+    if spreads:
+        runs = max(entry["runs"] for entry in spreads.values())
+        title += f"; the last two columns cover this run and the {runs - 1} before it"
+        header, rule = header + " range over runs | met in |", rule + "---|---|"
+    lines = [f"{title}.", "", header, rule]
     for report in reports:
         if "error" in report:
             lines.append(f"| {report['benchmark']} | failed: {report['error'].splitlines()[-1]} | | | | | |")
@@ -65,10 +96,16 @@ def markdown(reports: list[dict], device: str) -> str:
             unit = "" if figure["unit"] == "exponent" else f" {figure['unit']}"
             reference = "—" if figure["reference"] is None else f"{figure['reference']:.4g}{unit}"
             ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.3g}×"
-            lines.append(
+            row = (
                 f"| {report['benchmark']} | {figure['figure']} | {figure['ours']:.4g}{unit} | {reference} | {ratio} "
                 f"| {figure['target'].replace('<=', '≤').replace('>=', '≥')} | {'yes' if figure['met'] else '**no**'} |"
             )
+            if spreads:
+                entry = spreads[f"{report['benchmark']}: {figure['figure']}"]
+                times = "" if figure["ratio"] is None else "×"
+                low, high = min(entry["values"]), max(entry["values"])
+                row += f" {low:.3g}–{high:.3g}{times} | {entry['met']} of {entry['runs']} |"
+            lines.append(row)
     return "\n".join(lines)
 
 
@@ -94,7 +131,11 @@ def main() -> None:
         default=f"{platform.machine()}, {os.cpu_count()} CPU cores",
         help="how the table names the machine (e.g. 'the 2-core CI machine', 'one NVIDIA H100')",
     )
+    parser.add_argument(
+        "--earlier", type=Path, nargs="+", default=[], help="JSON reports of earlier runs (--out), for the spread"
+    )
     args = parser.parse_args()
+    earlier = [read_report(path) for path in args.earlier]
     started = time.perf_counter()
     reports = []
     for name in args.only:
@@ -108,13 +149,15 @@ def main() -> None:
         "failed": [report["benchmark"] for report in reports if "error" in report],
         "reports": reports,
     }
+    if earlier:
+        suite["spread"] = spread(reports, earlier)
     text = json.dumps(suite, indent=2)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     if args.docs:
-        write_docs_table(markdown(reports, f"{args.machine_name} ({args.device})"), args.device)
+        write_docs_table(markdown(reports, f"{args.machine_name} ({args.device})", suite.get("spread")), args.device)
 
 
 if __name__ == "__main__":
