@@ -1,11 +1,11 @@
 """Start-up: how long ``run.py --help`` and ``--list`` take, and the time from the command to the first training step.
 
 The first-step time is a real default run (``python run.py``, image modality on digits, ``attn``)
-stopped after one step; :class:`benchmarks.clock.FirstStepClock` writes the wall-clock time at
-which the first training batch starts, which is compared with the time just before the process
-was started. It also records which heavy libraries the run had imported by then. Each figure is
-the median of ``--repeats`` runs after one warm-up run (which fills the OS file cache and the
-dataset cache).
+stopped after one step (then validated and tested on one batch, so that it ends like any run);
+:class:`benchmarks.clock.FirstStepClock` writes the wall-clock time at which the first training
+batch starts, which is compared with the time just before the process was started. It also
+records which heavy libraries the run had imported by then. Each figure is the median of
+``--repeats`` runs after one warm-up run (which fills the OS file cache and the dataset cache).
 
     python benchmarks/startup.py
 """
@@ -49,6 +49,10 @@ def first_step(cwd: Path, attempt: int) -> dict:
         [
             f"hydra.run.dir={cwd / f'run{attempt}'}",
             "+trainer.max_steps=1",
+            # one validation batch after the step, so that the run has a checkpoint to test and exits cleanly
+            "+trainer.val_check_interval=1",
+            "+trainer.limit_val_batches=1",
+            "+trainer.limit_test_batches=1",
             "+callbacks.first_step._target_=benchmarks.clock.FirstStepClock",
             f"+callbacks.first_step.path={clock}",
         ],

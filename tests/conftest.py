@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -32,6 +34,17 @@ QUIET = ["logger=none", "callbacks.progress=null", "callbacks.summary=null"]
 def config_names(group: str) -> list[str]:
     """Every option of a config group, so new plugins are tested as soon as their file exists."""
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module (the scripts import their siblings, such as ``_harness``, by name)."""
+    scripts = ROOT / "benchmarks"
+    if str(scripts) not in sys.path:
+        sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", scripts / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -3,21 +3,17 @@ how often it was met."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ROOT, load_benchmark
+
 SCRIPT = ROOT / "benchmarks" / "suite.py"
 
 
 def load_suite():
-    spec = importlib.util.spec_from_file_location("suite", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("suite")
 
 
 def run_of(ratio: float, exponent: float) -> list[dict]:
