@@ -34,8 +34,9 @@ def reset_peak_rss() -> int:
     return rss_kb("VmRSS") * 1024
 
 
-def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device) -> dict:
-    """Median seconds of ``step`` over ``repeats`` after one warm-up, and the rise of peak memory they caused.
+def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device, min_seconds: float = 0.0) -> dict:
+    """Median seconds of ``step`` over ``repeats`` after one warm-up (more, until the timed steps add up to
+    ``min_seconds``: short steps vary most), and the rise of peak memory they caused.
 
     The peak is the resident-set peak on CPU and ``max_memory_allocated`` on a GPU, reset just before the warm-up.
     """
@@ -50,12 +51,34 @@ def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device) 
     before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
     synchronized()  # warm-up
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or sum(times) < min_seconds:
         started = time.perf_counter()
         synchronized()
         times.append(time.perf_counter() - started)
     after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
-    return {"seconds": statistics.median(times), "peak_extra_mb": round((after - before) / 2**20, 1)}
+    return {
+        "seconds": statistics.median(times),
+        "repeats": len(times),
+        "peak_extra_mb": round((after - before) / 2**20, 1),
+    }
+
+
+def paired_medians(
+    ours: Callable[[], object], reference: Callable[[], object], repeats: int, device: torch.device
+) -> tuple[float, float]:
+    """Median seconds of ``ours`` and ``reference`` over ``repeats`` alternating calls, after two warm-up calls each."""
+
+    def seconds(fn: Callable[[], object]) -> float:
+        started = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    for _ in range(2):
+        seconds(ours), seconds(reference)
+    pairs = [(seconds(ours), seconds(reference)) for _ in range(repeats)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def run_child(script: str, arguments: list[str]) -> dict:

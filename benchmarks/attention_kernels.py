@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from _harness import machine, ratio_figure  # noqa: E402
+from _harness import machine, paired_medians, ratio_figure  # noqa: E402
 
 from framework.core.batch import VectorSet  # noqa: E402
 from framework.nn.attention import MultiHeadSelfAttention, attend  # noqa: E402
@@ -40,24 +38,6 @@ SHAPES = {  # name: (batch, heads, length, head dim)
 }
 SCOPE_TARGET, BLOCK_TARGET = 1.05, 1.0
 FF_MULT, DROPOUT = 2, 0.1
-
-
-def paired_medians(
-    ours: Callable[[], object], reference: Callable[[], object], repeats: int, device: torch.device
-) -> tuple[float, float]:
-    """Median seconds of ``ours`` and ``reference`` over ``repeats`` alternating calls, after two warm-up calls each."""
-
-    def seconds(fn: Callable[[], object]) -> float:
-        started = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - started
-
-    for _ in range(2):
-        seconds(ours), seconds(reference)
-    pairs = [(seconds(ours), seconds(reference)) for _ in range(repeats)]
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def backward_of(forward: Callable[[], torch.Tensor]) -> Callable[[], None]:

@@ -7,7 +7,9 @@ backward, gradient clipping at ``trainer.gradient_clip_val``, the configured opt
 learning-rate schedule, a running loss and accuracy, and a validation pass per epoch. The
 framework side is a real ``run.py`` process with the default callbacks and CSV logger, timed by
 :class:`benchmarks.clock.EpochClock`. Each side runs in a fresh process with the same threads;
-the figures are medians over the epochs after the first (the warm-up).
+the figures are medians over the epochs after the first (the warm-up). The two sides take turns
+(``--rounds``, in the order reference, run.py, run.py, reference, ...), so that a slow spell of a
+shared machine falls on both and a steady drift cancels.
 
 Two times per epoch: the training loop alone (epoch start to the last batch) and the whole epoch
 (with validation, and for the framework, logging and checkpointing).
@@ -146,10 +148,16 @@ def reference_in_child(case: str, epochs: int, device: str, env: dict[str, str])
     return json.loads(done.stdout)
 
 
-def medians(epochs: list[dict[str, float]]) -> dict[str, float]:
-    """Median seconds of each kind over the epochs after the first."""
-    timed = epochs[1:] or epochs
+def medians(runs: list[list[dict[str, float]]]) -> dict[str, float]:
+    """Median seconds of each kind over every run's epochs after its first."""
+    timed = [epoch for epochs in runs for epoch in (epochs[1:] or epochs)]
     return {key: round(statistics.median(e[key] for e in timed), 4) for key in ("train_s", "epoch_s")}
+
+
+def turns(rounds: int) -> list[str]:
+    """Which side runs when, over ``rounds`` runs of each: ``reference, framework, framework, reference, ...``."""
+    pair = ("reference", "framework")
+    return [side for turn in range(rounds) for side in (pair if turn % 2 == 0 else pair[::-1])]
 
 
 def main() -> None:
@@ -159,10 +167,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="epochs per side, the first a warm-up (default: per case)")
     parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
     parser.add_argument("--threads", type=int, help="CPU threads of both sides (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side, taking turns (default: 2)")
     parser.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epochs is not None and args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first is a warm-up)")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.child:
         case = CASES[args.child]
         print(json.dumps(reference_epochs(list(case.overrides), args.epochs or case.epochs, args.device)))
@@ -173,17 +184,22 @@ def main() -> None:
     for name in args.cases:
         case = CASES[name]
         epochs = args.epochs or case.epochs
-        with tempfile.TemporaryDirectory(prefix=f"overhead-{name}-") as folder:
-            reference = reference_in_child(name, epochs, args.device, env)
-            framework = framework_epochs(list(case.overrides), epochs, args.device, Path(folder), env)
-        ours, theirs = medians(framework), medians(reference)
+        runs: dict[str, list[list[dict[str, float]]]] = {"reference": [], "framework": []}
+        for side in turns(args.rounds):
+            if side == "reference":
+                runs[side].append(reference_in_child(name, epochs, args.device, env))
+                continue
+            with tempfile.TemporaryDirectory(prefix=f"overhead-{name}-") as folder:
+                runs[side].append(framework_epochs(list(case.overrides), epochs, args.device, Path(folder), env))
+        ours, theirs = medians(runs["framework"]), medians(runs["reference"])
         results[name] = {
             "overrides": list(case.overrides),
             "epochs": epochs,
+            "rounds": args.rounds,
             "framework": ours,
             "reference": theirs,
-            "framework_epochs": framework,
-            "reference_epochs": reference,
+            "framework_epochs": runs["framework"],
+            "reference_epochs": runs["reference"],
         }
         figures += [
             ratio_figure(
@@ -199,7 +215,7 @@ def main() -> None:
         print(json.dumps(figures[-2:]), file=sys.stderr)
     report = {
         "benchmark": "overhead",
-        "settings": {"threads": args.threads, "device": args.device},
+        "settings": {"threads": args.threads, "device": args.device, "rounds": args.rounds},
         "machine": machine() | ({"threads": args.threads} if args.threads else {}),
         "cases": results,
         "figures": figures,

@@ -8,10 +8,13 @@ Each measurement runs in a fresh subprocess; peak memory is the rise of the resi
 predicted time exceeds ``--budget`` seconds (from the quadratic growth of the dense methods)
 are skipped and listed with the reason. At ``--flops-length`` (4,096) the window scope's and full
 SDPA's achieved FLOP/s, counting only the pairs each must score, are compared as fractions of
-what a large matrix product reaches with the same threads.
+what a large matrix product reaches with the same threads. ``--methods ... flex`` adds PyTorch's
+FlexAttention with a sliding-window block mask (compiled; the anchor on a GPU, forward only on CPU,
+where it has no backward pass).
 
     python benchmarks/window_attention.py                 # B=8, 4 heads, head dim 32, w=64
     python benchmarks/window_attention.py --lengths 1024 4096 --repeats 3
+    python benchmarks/window_attention.py --device cuda --methods window band_sdpa flex
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from _harness import (  # noqa: E402
     value_figure,
 )
 
-METHODS = ("window", "band_sdpa", "full_sdpa")
+METHODS = ("window", "band_sdpa", "full_sdpa", "flex")
+DEFAULT_METHODS = ("window", "band_sdpa", "full_sdpa")
 PASSES = ("forward", "forward_backward")
 
 
@@ -42,6 +46,7 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
     """Runs in a child process: median seconds over ``args.repeats`` after one warm-up, and peak memory."""
     import torch
     import torch.nn.functional as F
+    from torch import Tensor
 
     from framework.core.batch import VectorSet
     from framework.nn.attention import attend
@@ -57,22 +62,34 @@ def measure(method: str, length: int, mode: str, args: argparse.Namespace) -> di
     if method == "band_sdpa":
         positions = torch.arange(length, device=device)
         band = (positions[:, None] - positions[None, :]).abs() <= w
+    if method == "flex":
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+        def in_band(b: Tensor, h: Tensor, query: Tensor, key: Tensor) -> Tensor:
+            return (query - key).abs() <= w
+
+        blocks = create_block_mask(in_band, None, None, length, length, device=device)
+        flex = torch.compile(flex_attention)  # fused only when compiled; the warm-up step compiles it
 
     def step() -> None:
         if method == "window":
             out = attend(q, k, v, batch, scope="window", window=w)
         elif method == "band_sdpa":
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=band)
+        elif method == "flex":
+            out = flex(q, k, v, block_mask=blocks)
         else:
             out = F.scaled_dot_product_attention(q, k, v)
         if mode == "forward_backward":
             out.sum().backward()
 
-    return time_and_peak(step, args.repeats, device)
+    return time_and_peak(step, args.repeats, device, args.min_seconds)
 
 
 def child(method: str, length: int, mode: str, args: argparse.Namespace) -> dict:
     """One measurement in a fresh interpreter (peak memory per process), or the reason it failed."""
+    if method == "flex" and mode == "forward_backward" and args.device == "cpu":
+        return {"skipped": "FlexAttention has no backward pass on CPU"}
     return run_child(__file__, ["--child", method, str(length), mode, *forwarded(args)])
 
 
@@ -88,6 +105,8 @@ def forwarded(args: argparse.Namespace) -> list[str]:
         str(args.window),
         "--repeats",
         str(args.repeats),
+        "--min-seconds",
+        str(args.min_seconds),
         "--device",
         args.device,
     ]
@@ -112,6 +131,8 @@ def flops_fractions(window_s: float, full_s: float, gemm: float, length: int, ar
 
 TARGET_LENGTH = 16_384
 """Length at which the speech issue asks band-masked SDPA to take at least 15 times as long as the window scope."""
+FLEX_TARGET = 2.0
+"""Most the window scope may take against FlexAttention's sliding window on a GPU, forward+backward at 16k."""
 
 
 def figures(
@@ -122,10 +143,21 @@ def figures(
     exponent: float | None,
     fractions: dict | None,
     flops_length: int,
+    flex: dict[int, float] | None = None,
 ) -> list[dict]:
     """The suite's targets this run measured: window / band SDPA at 16k in time (<= 1/15) and peak memory (<= 1),
-    the window's growth exponent, and its share of the GEMM's FLOP/s against full SDPA's (>= 0.5)."""
+    the window's growth exponent, its share of the GEMM's FLOP/s against full SDPA's (>= 0.5), and where
+    FlexAttention ran forward+backward (a GPU), window / FlexAttention at 16k (<= 2)."""
     found = []
+    if flex and TARGET_LENGTH in window and TARGET_LENGTH in flex:
+        found.append(
+            ratio_figure(
+                f"window scope / FlexAttention sliding window, forward+backward, N={TARGET_LENGTH:,}",
+                window[TARGET_LENGTH],
+                flex[TARGET_LENGTH],
+                FLEX_TARGET,
+            )
+        )
     if fractions is not None:
         found.append(
             ratio_figure(
@@ -171,9 +203,16 @@ def main() -> None:
     parser.add_argument("--head-dim", type=int, default=32)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--min-seconds", type=float, default=2.0, help="repeat past --repeats until the timed steps take this long (s)"
+    )
     parser.add_argument("--budget", type=float, default=120.0, help="skip a setting predicted to take longer (s)")
     parser.add_argument(
-        "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to measure (default: all)"
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(DEFAULT_METHODS),
+        help="methods to measure (default: all but flex)",
     )
     parser.add_argument(
         "--passes", nargs="+", choices=PASSES, default=list(PASSES), help="passes to measure (default: both)"
@@ -195,7 +234,7 @@ def main() -> None:
         tuple(args.passes),
         lambda method, length, mode: child(method, length, mode, args),
         size_key="length",
-        growth=lambda method: 1 if method == "window" else 2,  # the dense methods grow quadratically
+        growth=lambda method: 1 if method in ("window", "flex") else 2,  # the dense methods grow quadratically
         repeats=args.repeats,
         budget=args.budget,
     )
@@ -220,14 +259,23 @@ def main() -> None:
     window_long = {n: t for n, t in window.items() if n >= 4096}
     report = {
         "benchmark": "window_attention",
-        "settings": {k: getattr(args, k) for k in ("batch", "heads", "head_dim", "window", "repeats", "device")},
+        "settings": {
+            k: getattr(args, k) for k in ("batch", "heads", "head_dim", "window", "repeats", "min_seconds", "device")
+        },
         "machine": machine(),
         "rows": rows,
         "band_sdpa_over_window_forward_backward": ratios,
         "window_growth_exponent_4k_to_longest": growth_exponent(window_long),
         "achieved_flops_fraction_of_gemm": fractions,
         "figures": figures(
-            window, band, window_mb, band_mb, growth_exponent(window_long), fractions, args.flops_length
+            window,
+            band,
+            window_mb,
+            band_mb,
+            growth_exponent(window_long),
+            fractions,
+            args.flops_length,
+            measured("flex", "forward_backward"),
         ),
     }
     print(json.dumps(report, indent=2))

@@ -43,6 +43,7 @@ def load_benchmark(name: str) -> ModuleType:
         sys.path.insert(0, str(scripts))
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", scripts / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     return module
 

@@ -32,6 +32,15 @@ _FUSED_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FUSED_CPU_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 
 
+def _band(queries: int, keys: int, first_key: int, window: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``[queries, keys]`` masks of a block of queries against consecutive keys, the first ``first_key`` positions
+    after the block's first query: which keys are in a query's band, and which is the query itself (always allowed,
+    so that no row is empty, padded queries' included)."""
+    query = torch.arange(queries, device=device)[:, None]
+    key = torch.arange(keys, device=device)[None, :] + first_key
+    return (query - key).abs() <= window, query == key
+
+
 class _Blocks:
     """A sequence cut into blocks, and each block's neighbourhood (the previous, own and next block).
 
@@ -49,10 +58,7 @@ class _Blocks:
         B = mask.shape[0]
         real = F.pad(mask, (0, self.tail)).view(B, self.count, self.b)
         self.real = F.pad(real, (0, 0, 1, 1))  # [B, count + 2, b]: a block of nothing before the first, after the last
-        query = torch.arange(self.b, device=mask.device)[:, None]  # [b, 1]
-        key = torch.arange(3 * self.b, device=mask.device)[None, :] - self.b  # [1, 3b], offsets from the block start
-        self.band = (query - key).abs() <= window  # [b, 3b], the same for every block
-        self.itself = query == key  # [b, 3b]: always allowed, so no row is empty (padded queries too)
+        self.band, self.itself = _band(self.b, 3 * self.b, -self.b, window, mask.device)  # [b, 3b], every block's
 
     def split(self, t: Tensor) -> Tensor:
         """``[B, H, N, d]`` → ``[B, H, count, b, d]``, zero-padded at the end."""
@@ -189,10 +195,7 @@ class _Tiling:
         self.b = max(window, WINDOW_BLOCK)
         self.count = -(-self.n // self.b)  # blocks per sequence
         self.span = self.b + 2 * window  # keys per block
-        query = torch.arange(self.b, device=mask.device)[:, None] + window  # [b, 1], as a key offset
-        key = torch.arange(self.span, device=mask.device)[None, :]  # [1, span]
-        self.band = (query - key).abs() <= window  # [b, span], the same for every block
-        self.itself = query == key  # always allowed, so no row is empty (padded queries too)
+        self.band, self.itself = _band(self.b, self.span, -window, window, mask.device)  # [b, span], every block's
         self._band_bias: dict[torch.dtype, Tensor] = {}
 
     def chunks(self) -> list[tuple[int, int, int]]:

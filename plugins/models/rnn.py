@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from framework import Encoder, Layout, ModalitySpec, ModelRequirement, VectorSet, one_of, require, require_fits
@@ -11,9 +14,13 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class RecurrentEncoder(Encoder):
-    """A (bi)directional LSTM/GRU; padding is packed away so it never reaches real outputs.
+    """A (bi)directional LSTM/GRU; padding never reaches real outputs.
 
-    Sets must be padded at the end (real elements first), as sequence and grid layouts are.
+    Sets must be padded at the end (real elements first), as sequence and grid layouts are, so a
+    forward recurrence reads every real element before any padding. The backward direction of a
+    padded batch runs packed on a GPU (cuDNN's variable-length kernel) and on CPU layer by layer
+    over each sequence reversed within its length: PyTorch's CPU recurrences run packed batches
+    several times slower than padded ones (``benchmarks/recurrent.py``).
 
     Args:
         spec: the modality this encoder is built for.
@@ -48,12 +55,46 @@ class RecurrentEncoder(Encoder):
             dropout=dropout if layers > 1 else 0.0,
         )
         self.norm = nn.LayerNorm(dim)
+        # One layer in one direction, the shape the CPU path runs each of self.rnn's layers and directions through
+        # with self.rnn's weights: on the meta device, and in a tuple, so they hold no memory and no parameters.
+        self._layers = tuple(
+            CELLS[cell](dim if layer == 0 else 2 * hidden, hidden, batch_first=True, device="meta")
+            for layer in range(layers)
+        )
 
     def forward(self, h: Tensor, batch: VectorSet) -> Tensor:
         N = h.shape[1]
         lengths = batch.lengths
-        if bool((lengths == N).all()):  # nothing to pack (fixed-size grids)
+        if not self.rnn.bidirectional or bool((lengths == N).all()):  # no direction reads padding before a real element
             return self.norm(self.rnn(h)[0])
-        packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=N)
-        return self.norm(out)
+        if h.is_cuda:
+            packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=N)
+            return self.norm(out)
+        return self.norm(self._both_ways(h, batch))
+
+    def _both_ways(self, h: Tensor, batch: VectorSet) -> Tensor:
+        """The bidirectional recurrence of a padded batch, a layer at a time: forward over the batch as it is,
+        backward over each sequence reversed within its length (padding stays at the end).
+
+        Shapes:
+            h: ``[B, N, D]``
+            output: ``[B, N, D]``
+        """
+        position = torch.arange(h.shape[1], device=h.device)[None, :]
+        # [B, N, 1]: each real element's mirror within its sequence, padding in place (a permutation, its own inverse)
+        mirror = torch.where(batch.mask, batch.lengths[:, None] - 1 - position, position)[..., None]
+        x = h
+        for layer, shape in enumerate(self._layers):
+            ahead = self._layer(shape, f"l{layer}", x)
+            behind = self._layer(shape, f"l{layer}_reverse", x.gather(1, mirror.expand_as(x)))
+            x = torch.cat([ahead, behind.gather(1, mirror.expand_as(behind))], dim=-1)
+            if layer < len(self._layers) - 1:
+                x = F.dropout(x, self.rnn.dropout, self.training)
+        return x
+
+    def _layer(self, shape: nn.Module, suffix: str, x: Tensor) -> Tensor:
+        """Runs ``x`` through ``shape`` (one layer, one direction) with the weights of ``self.rnn`` named
+        ``<weight>_<suffix>`` (``weight_ih_l1_reverse``)."""
+        weights = {name: getattr(self.rnn, name.replace("l0", suffix)) for name, _ in shape.named_parameters()}
+        return functional_call(shape, weights, (x,))[0]

@@ -1,0 +1,32 @@
+"""The overhead benchmark's protocol: the two sides take turns, and each run's first epoch is a warm-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT, load_benchmark
+
+overhead = load_benchmark("overhead")
+
+
+def test_sides_take_turns_so_that_a_steady_drift_falls_on_both_equally():
+    assert overhead.turns(1) == ["reference", "framework"]
+    assert overhead.turns(2) == ["reference", "framework", "framework", "reference"]
+    assert overhead.turns(3).count("reference") == overhead.turns(3).count("framework") == 3
+
+
+def test_medians_pool_every_run_and_leave_out_each_runs_first_epoch():
+    runs = [
+        [{"train_s": 9.0, "epoch_s": 9.5}, {"train_s": 1.0, "epoch_s": 1.5}, {"train_s": 2.0, "epoch_s": 2.5}],
+        [{"train_s": 8.0, "epoch_s": 8.5}, {"train_s": 3.0, "epoch_s": 3.5}, {"train_s": 4.0, "epoch_s": 4.5}],
+    ]
+    assert overhead.medians(runs) == {"train_s": 2.5, "epoch_s": 3.0}
+
+
+def test_fewer_than_one_round_is_refused_in_one_line():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "overhead.py"), "--rounds", "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith("--rounds must be at least 1")
