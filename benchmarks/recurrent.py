@@ -3,10 +3,10 @@
 S6 sets self-attention against the bi-LSTM, so the bi-LSTM must run as fast as PyTorch's own
 LSTM, or attention would win on our overhead. Both sides are the ``rnn`` model's default (2
 bidirectional LSTM layers, width 128) on the same batch of sequences, a quarter of them an eighth
-shorter, as in a padded batch: ours packs the padding away (as it must, so that the backward
-direction never reads padding), the bare LSTM runs over every slot. Forward+backward in training
-mode, alternating calls, median after a warm-up; also the elements per second of each side at
-each length.
+shorter, as in a padded batch: ours keeps the padding from reaching real outputs (as it must, so
+that the backward direction never reads padding first), the bare LSTM runs over every slot.
+Forward+backward in training mode, alternating calls, median after a warm-up; also the elements
+per second of each side at each length.
 
     python benchmarks/recurrent.py
     python benchmarks/recurrent.py --device cuda --lengths 256 1024 4096 16384

@@ -20,7 +20,7 @@ class RecurrentEncoder(Encoder):
     forward recurrence reads every real element before any padding. The backward direction of a
     padded batch runs packed on a GPU (cuDNN's variable-length kernel) and on CPU layer by layer
     over each sequence reversed within its length: PyTorch's CPU recurrences run packed batches
-    several times slower than padded ones (``benchmarks/recurrent.py``).
+    several times slower than padded ones.
 
     Args:
         spec: the modality this encoder is built for.
