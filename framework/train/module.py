@@ -13,7 +13,7 @@ from torchmetrics import MeanMetric
 from framework.core.batch import IGNORE_INDEX, VectorSet
 from framework.core.encoder import Encoder
 from framework.core.spec import ModalitySpec, Target
-from framework.train.metrics import split_metrics
+from framework.train.metrics import SplitMetrics
 
 OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
 SPLITS = ("train", "val", "test")
@@ -52,7 +52,7 @@ class ArenaModule(pl.LightningModule):
         self.head = class_head(spec, encoder)
         self.optimizer_factory, self.warmup_fraction = optimizer, warmup_fraction
         self.metrics = nn.ModuleDict(
-            {f"{split}_metrics": split_metrics(spec).clone(prefix=f"{split}/") for split in SPLITS}
+            {f"{split}_metrics": SplitMetrics(spec.num_classes, spec.subsets) for split in SPLITS}
         )
         # "disable": no NaN check, which would wait for the GPU at every step (FiniteLoss stops a NaN loss).
         self.losses = nn.ModuleDict({f"{split}_loss": MeanMetric(nan_strategy="disable") for split in SPLITS})
@@ -87,7 +87,7 @@ class ArenaModule(pl.LightningModule):
         return loss
 
     def _log_epoch(self, split: str) -> None:
-        """Hands the split's metrics to Lightning once per epoch, which computes, logs and resets them.
+        """Logs the split's epoch figures once per epoch and resets its counts.
 
         Logging them at every step instead costs Lightning's per-call bookkeeping (about a
         millisecond per key on a CPU), which is most of a step on small full-batch graphs.
@@ -95,7 +95,11 @@ class ArenaModule(pl.LightningModule):
         loss = self.losses[f"{split}_loss"]
         if loss.update_called:  # an epoch with no batch (a limited debug run) has nothing to log
             self.log(f"{split}/loss", loss)
-            self.log_dict(self.metrics[f"{split}_metrics"])
+            metrics = self.metrics[f"{split}_metrics"]
+            # compute() has summed the counts of every process; sync_dist only averages identical values (and keeps
+            # Lightning from warning under DDP).
+            self.log_dict({f"{split}/{name}": value for name, value in metrics.compute().items()}, sync_dist=True)
+            metrics.reset()
 
     def training_step(self, batch: VectorSet, batch_idx: int) -> Tensor:
         return self._step(batch, "train")
