@@ -18,24 +18,27 @@ HEAVY_LIBRARIES = ("torchvision", "torch_geometric", "wandb", "matplotlib", "sci
 
 
 class EpochClock(pl.Callback):
-    """Per training epoch: seconds of the training loop (epoch start to its last batch) and of the whole epoch.
+    """Per training epoch: seconds of the training loop (epoch start to its last batch) and of the whole epoch
+    (epoch start to the next epoch's start).
 
-    The whole epoch runs to ``on_train_epoch_end``, so it includes validation and checkpointing.
+    The whole epoch covers all a run does once per epoch: validation, the epoch-end logging, the
+    best checkpoint and the resume point. The last epoch has no next start and is left out.
     """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.epochs: list[dict[str, float]] = []
-        self._start = self._last_batch = 0.0
+        self._start: float | None = None
+        self._last_batch = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start = self._last_batch = time.perf_counter()
+        now = time.perf_counter()
+        if self._start is not None:
+            self.epochs.append({"train_s": self._last_batch - self._start, "epoch_s": now - self._start})
+        self._start = self._last_batch = now
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self._last_batch = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epochs.append({"train_s": self._last_batch - self._start, "epoch_s": time.perf_counter() - self._start})
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.path.write_text(json.dumps({"epochs": self.epochs}))

@@ -4,15 +4,18 @@ Both sides train the same model on the same data: the reference composes the sam
 builds the model with the framework's own builders (so weights, widths and data are identical),
 and then trains it with a plain loop — the modality's DataLoader, forward, cross-entropy,
 backward, gradient clipping at ``trainer.gradient_clip_val``, the configured optimizer and
-learning-rate schedule, a running loss and accuracy, and a validation pass per epoch. The
-framework side is a real ``run.py`` process with the default callbacks and CSV logger, timed by
-:class:`benchmarks.clock.EpochClock`. Each side runs in a fresh process with the same threads;
-the figures are medians over the epochs after the first (the warm-up). The two sides take turns
-(``--rounds``, in the order reference, run.py, run.py, reference, ...), so that a slow spell of a
-shared machine falls on both and a steady drift cancels.
+learning-rate schedule, each epoch's shuffled order (as Lightning sets it), a running loss and
+accuracy, a validation pass per epoch, and a saved checkpoint (weights and optimizer state) whenever
+the validation accuracy improves. The framework side is a real ``run.py`` process with the default
+callbacks and CSV logger, timed by :class:`benchmarks.clock.EpochClock`. Each side runs in a fresh
+process with the same threads; the figures are medians over the epochs after the first (the
+warm-up), and for ``run.py`` before the last (whose whole epoch has no next start to end at). The
+two sides take turns (``--rounds``, in the order reference, run.py, run.py, reference, ...), so
+that a slow spell of a shared machine falls on both and a steady drift cancels.
 
 Two times per epoch: the training loop alone (epoch start to the last batch) and the whole epoch
-(with validation, and for the framework, logging and checkpointing).
+(from one epoch's start to the next: validation, checkpointing and, for the framework, its
+epoch-end logging, callbacks and loop bookkeeping).
 
     python benchmarks/overhead.py                          # image/attn, text/rnn, graph/gnn
     python benchmarks/overhead.py --cases image_attn --epochs 6
@@ -44,8 +47,8 @@ ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 
 @dataclass(frozen=True)
 class Case:
-    """One (modality, model) pair: its overrides, how many epochs to time (the first is a warm-up) and how many runs
-    of each side."""
+    """One (modality, model) pair: its overrides, how many epochs each run trains (the first is a warm-up; run.py's
+    last has no whole-epoch time) and how many runs of each side."""
 
     overrides: tuple[str, ...]
     epochs: int
@@ -53,9 +56,9 @@ class Case:
 
 
 CASES = {
-    "image_attn": Case(("modality=image", "model=attn"), epochs=4),
+    "image_attn": Case(("modality=image", "model=attn"), epochs=5),
     # A quarter of EWT keeps an epoch near 10 s on 2 cores; both sides use the same quarter.
-    "text_rnn": Case(("modality=text", "model=rnn", "modality.train_fraction=0.25"), epochs=4),
+    "text_rnn": Case(("modality=text", "model=rnn", "modality.train_fraction=0.25"), epochs=5),
     # One step per epoch (the graph is one batch): enough epochs for a stable median, and more runs, since a
     # 50 ms epoch's median still moves by a tenth from one process to the next.
     "graph_gnn": Case(("modality=graph", "model=gnn"), epochs=30, rounds=4),
@@ -89,30 +92,40 @@ def reference_epochs(overrides: list[str], epochs: int, device: str) -> list[dic
     )
     clip = cfg.trainer.gradient_clip_val
 
-    times = []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        model.train()
-        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
-        for batch in train:
-            logits, labels, _ = model.scored(batch.to(device))
-            loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            loss_sum += loss.detach()
-            correct += (logits.argmax(-1) == labels).sum()
-        trained = time.perf_counter()
-        model.eval()
-        with torch.inference_mode():
-            for batch in val:
+    best, times = -1.0, []
+    with tempfile.TemporaryDirectory(prefix="overhead-reference-") as folder:
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            if hasattr(train.sampler, "set_epoch"):  # each epoch's own order, as Lightning sets it
+                train.sampler.set_epoch(epoch)
+            model.train()
+            loss_sum, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
+            for batch in train:
                 logits, labels, _ = model.scored(batch.to(device))
-                correct += (logits.argmax(-1) == labels)[labels != IGNORE_INDEX].sum()
-        times.append({"train_s": trained - started, "epoch_s": time.perf_counter() - started})
+                loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                loss_sum += loss.detach()
+                correct += (logits.argmax(-1) == labels).sum()
+            trained = time.perf_counter()
+            model.eval()
+            val_correct, val_count = (torch.zeros((), dtype=torch.long, device=device) for _ in range(2))
+            with torch.inference_mode():
+                for batch in val:
+                    logits, labels, _ = model.scored(batch.to(device))
+                    scored = labels != IGNORE_INDEX
+                    val_correct += (logits.argmax(-1) == labels)[scored].sum()
+                    val_count += scored.sum()
+            accuracy = float(val_correct / val_count)
+            if accuracy > best:  # keep the best validation accuracy's weights, as the test score needs them
+                best = accuracy
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, Path(folder) / "best.pt")
+            times.append({"train_s": trained - started, "epoch_s": time.perf_counter() - started})
     return times
 
 
@@ -167,14 +180,14 @@ def main() -> None:
     """Times each case on both sides and prints the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
-    parser.add_argument("--epochs", type=int, help="epochs per side, the first a warm-up (default: per case)")
+    parser.add_argument("--epochs", type=int, help="epochs per run, at least 3 (default: per case)")
     parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
     parser.add_argument("--threads", type=int, help="CPU threads of both sides (default: torch's)")
     parser.add_argument("--rounds", type=int, help="runs of each side, taking turns (default: per case, 2 or 4)")
     parser.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.epochs is not None and args.epochs < 2:
-        parser.error("--epochs must be at least 2 (the first is a warm-up)")
+    if args.epochs is not None and args.epochs < 3:
+        parser.error("--epochs must be at least 3 (the first is a warm-up, the last has no next start)")
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.child:

@@ -128,8 +128,10 @@ def not_an_advert(record: logging.LogRecord) -> bool:
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
     """The Lightning Trainer of ``cfg`` (without a logger yet); a value Lightning rejects names ``trainer.<key>``.
 
-    The model summary is ``callbacks.summary``'s, shown when ``trainer.enable_model_summary`` is true: never
-    Lightning's own, which it would add in place of a dropped one (``callbacks.summary=null``).
+    The model summary and the progress bar are ``callbacks.summary``'s and ``callbacks.progress``'s, shown unless
+    ``trainer.enable_model_summary`` (or Lightning's ``enable_progress_bar``, given with ``+``) is false: never
+    Lightning's own, which it would add in place of a dropped one (``callbacks.summary=null``,
+    ``callbacks.progress=null``).
     """
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not_an_advert not in lightning_log.filters:
@@ -146,8 +148,12 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
         )
     options = cfg.copy()
     with open_dict(options):
-        if not options.pop("enable_model_summary", True):
-            callbacks = [callback for callback in callbacks if not isinstance(callback, pl.callbacks.ModelSummary)]
+        for switch, kind in (
+            ("enable_model_summary", pl.callbacks.ModelSummary),
+            ("enable_progress_bar", pl.callbacks.ProgressBar),
+        ):
+            if not options.pop(switch, True):
+                callbacks = [callback for callback in callbacks if not isinstance(callback, kind)]
     with config_errors(cfg):
         return instantiated(
             options,
@@ -157,6 +163,7 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
             logger=False,
             default_root_dir=str(output_dir),
             enable_model_summary=False,
+            enable_progress_bar=any(isinstance(callback, pl.callbacks.ProgressBar) for callback in callbacks),
             plugins=[AtomicCheckpointIO()],
         )
 

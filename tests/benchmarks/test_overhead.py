@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, load_benchmark
 
 overhead = load_benchmark("overhead")
@@ -24,9 +25,16 @@ def test_medians_pool_every_run_and_leave_out_each_runs_first_epoch():
     assert overhead.medians(runs) == {"train_s": 2.5, "epoch_s": 3.0}
 
 
-def test_fewer_than_one_round_is_refused_in_one_line():
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--rounds", "0"], "--rounds must be at least 1"),
+        (["--epochs", "2"], "--epochs must be at least 3 (the first is a warm-up, the last has no next start)"),
+    ],
+)
+def test_too_few_rounds_or_epochs_are_refused_in_one_line(option, message):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "overhead.py"), "--rounds", "0"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "benchmarks" / "overhead.py"), *option], capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].endswith("--rounds must be at least 1")
+    assert done.stderr.strip().splitlines()[-1].endswith(message)

@@ -280,6 +280,21 @@ def test_either_switch_turns_the_model_summary_off(cli, switch):
     assert "Total params" not in result.stdout + result.stderr  # neither the arena's summary nor Lightning's own
 
 
+@pytest.mark.parametrize(
+    ("switch", "shown"),
+    [
+        ("callbacks.progress.refresh_rate=10", True),
+        ("callbacks.progress=null", False),
+        ("+trainer.enable_progress_bar=false", False),
+    ],
+)
+def test_either_switch_hides_the_progress_bar(cli, switch, shown):
+    result = cli("trainer=debug", "logger=none", "callbacks.summary=null", switch)
+
+    assert result.returncode == 0, result.stderr
+    assert ("it/s" in result.stdout + result.stderr) is shown  # off: neither the arena's bar nor Lightning's own
+
+
 @pytest.mark.parametrize("flag", ["--help", "--list"])
 def test_help_and_list_do_not_import_torch(modules_imported_by, flag):
     imported = modules_imported_by(flag)
