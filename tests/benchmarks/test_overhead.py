@@ -38,3 +38,20 @@ def test_too_few_rounds_or_epochs_are_refused_in_one_line(option, message):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith(message)
+
+
+def test_the_hand_written_loop_walks_each_epochs_own_order_and_saves_its_best_checkpoint(monkeypatch):
+    import torch
+
+    from framework.core.sampling import EpochShuffle
+
+    orders, saved = [], []
+    set_epoch = EpochShuffle.set_epoch
+    monkeypatch.setattr(EpochShuffle, "set_epoch", lambda self, epoch: (orders.append(epoch), set_epoch(self, epoch)))
+    monkeypatch.setattr(torch, "save", lambda checkpoint, path: saved.append(sorted(checkpoint)))
+
+    times = overhead.reference_epochs(["modality=image", "model=attn"], 3, "cpu")
+
+    assert orders == [0, 1, 2]
+    assert saved and saved[0] == ["model", "optimizer"]  # the first epoch always improves on none
+    assert len(times) == 3 and all(0 < epoch["train_s"] <= epoch["epoch_s"] for epoch in times)
