@@ -3,6 +3,9 @@
 A benchmark script runs itself with ``--child ...`` once per measurement (so that each gets its
 own memory peak), reads the child's one-line JSON answer, and predicts before each setting
 whether it fits the time (and optionally memory) budget from the same method's previous size.
+Both sides of every comparison are timed with freed memory kept in the process
+(:func:`~framework.train.memory.kept_freed_memory`, ``run.py keep_freed_memory=true``), so that
+the C library's way of serving blocks over 32 MB does not make the larger sizes look slower.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from framework.train.memory import kept_freed_memory
 
 
 def rss_kb(field: str) -> int:
@@ -48,14 +53,15 @@ def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device, 
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
-    synchronized()  # warm-up
-    times = []
-    while len(times) < repeats or sum(times) < min_seconds:
-        started = time.perf_counter()
-        synchronized()
-        times.append(time.perf_counter() - started)
-    after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
+    with kept_freed_memory():
+        before = torch.cuda.memory_allocated() if device.type == "cuda" else reset_peak_rss()
+        synchronized()  # warm-up
+        times = []
+        while len(times) < repeats or sum(times) < min_seconds:
+            started = time.perf_counter()
+            synchronized()
+            times.append(time.perf_counter() - started)
+        after = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_kb("VmHWM") * 1024
     return {
         "seconds": statistics.median(times),
         "repeats": len(times),
@@ -64,9 +70,18 @@ def time_and_peak(step: Callable[[], None], repeats: int, device: torch.device, 
 
 
 def paired_medians(
-    ours: Callable[[], object], reference: Callable[[], object], repeats: int, device: torch.device
+    ours: Callable[[], object],
+    reference: Callable[[], object],
+    repeats: int,
+    device: torch.device,
+    min_seconds: float = 0.0,
 ) -> tuple[float, float]:
-    """Median seconds of ``ours`` and ``reference`` over ``repeats`` alternating calls, after two warm-up calls each."""
+    """Median seconds of ``ours`` and ``reference`` over pairs of calls, after two warm-up calls each.
+
+    At least ``repeats`` pairs, and more until the timed calls add up to ``min_seconds`` (the
+    medians of short calls vary most). Every other pair calls the reference first, so that
+    neither side always runs in the other's wake.
+    """
 
     def seconds(fn: Callable[[], object]) -> float:
         started = time.perf_counter()
@@ -75,9 +90,16 @@ def paired_medians(
             torch.cuda.synchronize()
         return time.perf_counter() - started
 
-    for _ in range(2):
-        seconds(ours), seconds(reference)
-    pairs = [(seconds(ours), seconds(reference)) for _ in range(repeats)]
+    with kept_freed_memory():
+        for _ in range(2):
+            seconds(ours), seconds(reference)
+        pairs: list[tuple[float, float]] = []
+        while len(pairs) < repeats or sum(map(sum, pairs)) < min_seconds:
+            if len(pairs) % 2:
+                theirs = seconds(reference)
+                pairs.append((seconds(ours), theirs))
+            else:
+                pairs.append((seconds(ours), seconds(reference)))
     return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 

@@ -6,8 +6,9 @@ mask (a few padded keys, as in a real batch); the block (pre-norm, GELU, feed-fo
 dim``, dropout 0.1) against a ``torch.nn.TransformerEncoderLayer`` configured identically
 (``norm_first=True, batch_first=True``), forward in evaluation mode without gradients (where
 PyTorch may take its fused fast path) and forward+backward in training mode. Timings alternate
-between the two sides, one call each, so drift hits both alike; each figure is the median after
-a warm-up.
+between the two sides, one call each (every other pair reference first), so drift hits both
+alike; each figure is the median after a warm-up, over at least ``--repeats`` pairs and as many
+more as add up to ``--min-seconds``.
 
     python benchmarks/attention_kernels.py
     python benchmarks/attention_kernels.py --repeats 50 --device cuda
@@ -45,7 +46,9 @@ def backward_of(forward: Callable[[], torch.Tensor]) -> Callable[[], None]:
     return lambda: forward().sum().backward()
 
 
-def scope_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device: torch.device) -> list[dict]:
+def scope_rows(
+    name: str, shape: tuple[int, int, int, int], repeats: int, device: torch.device, min_seconds: float = 0.0
+) -> list[dict]:
     """The ``full`` scope against masked SDPA on the same q, k, v: forward and forward+backward."""
     B, H, N, d = shape
     q, k, v = (torch.randn(B, H, N, d, device=device, requires_grad=True) for _ in range(3))
@@ -61,17 +64,19 @@ def scope_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
 
     rows = []
     with torch.no_grad():
-        rows.append((f"full scope / SDPA, forward, {name}", *paired_medians(ours, sdpa, repeats, device)))
+        rows.append((f"full scope / SDPA, forward, {name}", *paired_medians(ours, sdpa, repeats, device, min_seconds)))
     rows.append(
         (
             f"full scope / SDPA, forward+backward, {name}",
-            *paired_medians(backward_of(ours), backward_of(sdpa), repeats, device),
+            *paired_medians(backward_of(ours), backward_of(sdpa), repeats, device, min_seconds),
         )
     )
     return [ratio_figure(label, mine, theirs, SCOPE_TARGET) for label, mine, theirs in rows]
 
 
-def block_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device: torch.device) -> list[dict]:
+def block_rows(
+    name: str, shape: tuple[int, int, int, int], repeats: int, device: torch.device, min_seconds: float = 0.0
+) -> list[dict]:
     """Our attention block against ``nn.TransformerEncoderLayer`` of the same size on the same input."""
     B, H, N, d = shape
     dim = H * d
@@ -100,7 +105,7 @@ def block_rows(name: str, shape: tuple[int, int, int, int], repeats: int, device
     rows.append(
         (
             f"block / TransformerEncoderLayer, forward+backward, {name}",
-            *paired_medians(backward_of(mine), backward_of(theirs), repeats, device),
+            *paired_medians(backward_of(mine), backward_of(theirs), repeats, device, min_seconds),
         )
     )
     return [ratio_figure(label, a, b, BLOCK_TARGET) for label, a, b in rows]
@@ -111,19 +116,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES))
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--min-seconds", type=float, default=2.0, help="time each figure's pairs for at least this long"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     figures = []
     for name in args.shapes:
-        figures += scope_rows(name, SHAPES[name], args.repeats, device)
-        figures += block_rows(name, SHAPES[name], args.repeats, device)
+        figures += scope_rows(name, SHAPES[name], args.repeats, device, args.min_seconds)
+        figures += block_rows(name, SHAPES[name], args.repeats, device, args.min_seconds)
         print(json.dumps(figures[-4:]), file=sys.stderr)
     report = {
         "benchmark": "attention_kernels",
         "settings": {
             "repeats": args.repeats,
+            "min_seconds": args.min_seconds,
             "device": args.device,
             "ff_mult": FF_MULT,
             "dropout": DROPOUT,

@@ -5,8 +5,9 @@ LSTM, or attention would win on our overhead. Both sides are the ``rnn`` model's
 bidirectional LSTM layers, width 128) on the same batch of sequences, a quarter of them an eighth
 shorter, as in a padded batch: ours keeps the padding from reaching real outputs (as it must, so
 that the backward direction never reads padding first), the bare LSTM runs over every slot.
-Forward+backward in training mode, alternating calls, median after a warm-up; also the elements
-per second of each side at each length.
+Forward+backward in training mode, alternating calls, median after a warm-up (over at least
+``--repeats`` pairs and as many more as add up to ``--min-seconds``); also the elements per second
+of each side at each length.
 
     python benchmarks/recurrent.py
     python benchmarks/recurrent.py --device cuda --lengths 256 1024 4096 16384
@@ -33,7 +34,7 @@ TARGET = 1.10
 DIM, LAYERS = 128, 2
 
 
-def measure(length: int, batch: int, repeats: int, device: torch.device) -> dict:
+def measure(length: int, batch: int, repeats: int, device: torch.device, min_seconds: float = 0.0) -> dict:
     """Seconds of a forward+backward pass of ours and of the bare LSTM at ``length``, and their elements/s."""
     spec = ModalitySpec("bench", "bench", Layout.SEQUENCE, Target.ELEMENT, 2, ("full",), length)
     ours = RecurrentEncoder(spec, DIM, LAYERS, "lstm", bidirectional=True, dropout=0.1).to(device).train()
@@ -43,7 +44,7 @@ def measure(length: int, batch: int, repeats: int, device: torch.device) -> dict
     mask[::4, -length // 8 :] = False
     sets = VectorSet(x=h, mask=mask, y=mask)
     mine, theirs = paired_medians(
-        lambda: ours(h, sets).sum().backward(), lambda: bare(h)[0].sum().backward(), repeats, device
+        lambda: ours(h, sets).sum().backward(), lambda: bare(h)[0].sum().backward(), repeats, device, min_seconds
     )
     elements = batch * length
     return {
@@ -61,18 +62,28 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--min-seconds", type=float, default=10.0, help="time each length's pairs for at least this long"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     measured = []
     for length in sorted(args.lengths):
-        measured.append(measure(length, args.batch, args.repeats, device))
+        measured.append(measure(length, args.batch, args.repeats, device, args.min_seconds))
         print(json.dumps(measured[-1]), file=sys.stderr)
     longest = measured[-1]
     report = {
         "benchmark": "recurrent",
-        "settings": {"batch": args.batch, "dim": DIM, "layers": LAYERS, "repeats": args.repeats, "device": args.device},
+        "settings": {
+            "batch": args.batch,
+            "dim": DIM,
+            "layers": LAYERS,
+            "repeats": args.repeats,
+            "min_seconds": args.min_seconds,
+            "device": args.device,
+        },
         "machine": machine(),
         "rows": measured,
         "figures": [

@@ -21,10 +21,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from framework.runs.results import Results
 
 PACKAGE = "attention-arena"
-UNHASHED_KEYS = ("mode", "ckpt_path", "split", "tags", "print_config", "resume_every_s")
+UNHASHED_KEYS = ("mode", "ckpt_path", "split", "tags", "print_config", "resume_every_s", "keep_freed_memory")
 """Top-level keys that never change what is trained: what to do with a model (train it, test it, predict with it),
-how a run is labelled and shown, and how often it saves its resume point. No identity includes them: a test of a
-run has the run's config hash, and configs from before a key existed keep theirs."""
+how a run is labelled and shown, how often it saves its resume point and how its process keeps memory. No identity
+includes them: a test of a run has the run's config hash, and configs from before a key existed keep theirs."""
 NOT_VARIANT = (
     "modality",
     "model",

@@ -206,6 +206,9 @@ def build_parts(cfg: DictConfig) -> Parts:
     )
     require(isinstance(cfg.print_config, bool), "print_config", cfg.print_config, "must be true or false")
     require(
+        isinstance(cfg.keep_freed_memory, bool), "keep_freed_memory", cfg.keep_freed_memory, "must be true or false"
+    )
+    require(
         is_number(cfg.resume_every_s) and cfg.resume_every_s >= 0,
         "resume_every_s",
         cfg.resume_every_s,

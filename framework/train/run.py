@@ -31,6 +31,7 @@ from framework.train.build import build_callbacks, build_parts, build_trainer, o
 from framework.train.callbacks import FiniteLoss, GracefulStop, TrainingThroughput
 from framework.train.evaluate import evaluate
 from framework.train.loggers import build_loggers, closing_loggers, log_summary
+from framework.train.memory import kept_freed_memory
 from framework.train.resume import LAST, ResumePoint, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     trainer.loggers = loggers
     if resume_from is not None:
         log.info("continuing from %s", resume_from)
-    with closing_loggers(loggers), stop.listening():
+    with closing_loggers(loggers), stop.listening(), kept_freed_memory(cfg.keep_freed_memory):
         # weights_only: a checkpoint is loaded as tensors and plain values, never as arbitrary pickled objects.
         trainer.fit(module, datamodule=modality, ckpt_path=resume_from, weights_only=True)
         best = next((c.best_model_path for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), "")

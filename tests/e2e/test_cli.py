@@ -56,6 +56,7 @@ def results_files(root: Path) -> list[Path]:
         (["+foo=1"], "foo=1: not a config key, so it would change nothing; the top-level keys are mode, ckpt_path,"),
         (["logger=wandb", "logger.log_model=true"], "logger.log_model=True: uploads checkpoints, which needs W&B"),
         (["tags=baseline"], "tags='baseline': must be a list of strings, e.g. tags=[baseline,long]"),
+        (["keep_freed_memory=sometimes"], "keep_freed_memory='sometimes': must be true or false"),
         (["model.dim=1000000000000"], "model.dim=1000000000000: with layers=3, ff_mult=2, the model would have at"),
         (["trainer.max_epochs=0"], "trainer.max_epochs=0: trains nothing, so no checkpoint could be chosen"),
         (["trainer.max_epochs=-1"], "trainer.max_epochs=-1: with trainer.max_steps=-1 training has no end"),
@@ -87,6 +88,7 @@ def results_files(root: Path) -> list[Path]:
         "unknown_top_level_key",
         "wandb_log_model_offline",
         "tags_not_a_list",
+        "keep_freed_memory_not_a_switch",
         "dim_beyond_memory",
         "no_epochs",
         "endless_with_a_schedule",
@@ -337,3 +339,13 @@ def test_help_shows_how_to_list_and_the_groups_a_user_picks_but_not_the_study_ar
     groups = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
     assert "modality: graph, image, speech, text" in groups and "experiment/claims: " in groups
     assert "arm/" not in groups and "hydra/" not in groups
+
+
+def test_keeping_freed_memory_changes_how_fast_a_run_is_not_what_it_learns(cli, tmp_path):
+    small = ("model.dim=16", "model.layers=1", "trainer.max_epochs=2", *QUIET)
+    for keep in ("false", "true"):
+        assert cli(*small, f"keep_freed_memory={keep}").returncode == 0
+
+    plain, kept = (json.loads(path.read_text()) for path in results_files(tmp_path / "outputs"))
+    assert plain["config_hash"] == kept["config_hash"]
+    assert plain["test"] == kept["test"] and plain["best_val"] == kept["best_val"]

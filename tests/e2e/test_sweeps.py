@@ -30,6 +30,7 @@ def test_the_config_hash_ignores_where_files_go_but_not_what_is_trained(make_con
         config_hash(make_config("output_dir=/elsewhere", "data_dir=/d", "logger=wandb", "sweep.report=false"), ignore)
         == base
     )
+    assert config_hash(make_config("keep_freed_memory=true", "resume_every_s=0"), ignore) == base
     assert config_hash(make_config("model.dim=32"), ignore) != base
     assert config_hash(make_config("seed=1"), ignore) != base
 
