@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -81,14 +83,16 @@ class RecurrentEncoder(Encoder):
             h: ``[B, N, D]``
             output: ``[B, N, D]``
         """
-        position = torch.arange(h.shape[1], device=h.device)[None, :]
-        # [B, N, 1]: each real element's mirror within its sequence, padding in place (a permutation, its own inverse)
-        mirror = torch.where(batch.mask, batch.lengths[:, None] - 1 - position, position)[..., None]
+        B, N, _ = h.shape
+        position = torch.arange(N, device=h.device)
+        # [B, N]: each real element's mirror within its sequence, padding in place (a permutation, its own inverse)
+        mirror = torch.where(batch.mask, batch.lengths[:, None] - 1 - position, position)
+        mirror = (mirror + N * torch.arange(B, device=h.device)[:, None]).flatten()  # [B * N]: as rows of the batch
         x = h
         for layer, shape in enumerate(self._layers):
             ahead = self._layer(shape, f"l{layer}", x)
-            behind = self._layer(shape, f"l{layer}_reverse", x.gather(1, mirror.expand_as(x)))
-            x = torch.cat([ahead, behind.gather(1, mirror.expand_as(behind))], dim=-1)
+            behind = self._layer(shape, f"l{layer}_reverse", _Mirrored.apply(x, mirror))
+            x = torch.cat([ahead, _Mirrored.apply(behind, mirror)], dim=-1)
             if layer < len(self._layers) - 1:
                 x = F.dropout(x, self.rnn.dropout, self.training)
         return x
@@ -98,3 +102,23 @@ class RecurrentEncoder(Encoder):
         ``<weight>_<suffix>`` (``weight_ih_l1_reverse``)."""
         weights = {name: getattr(self.rnn, name.replace("l0", suffix)) for name, _ in shape.named_parameters()}
         return functional_call(shape, weights, (x,))[0]
+
+
+class _Mirrored(torch.autograd.Function):
+    """Rows ``[B, N, D]`` reordered by a permutation of the ``B * N`` rows that is its own inverse, so that the
+    gradient is reordered by the same permutation (a row copy, where ``gather``'s gradient is a slower scatter-add).
+
+    Shapes:
+        x: ``[B, N, D]``; rows: ``[B * N]``
+        output: ``[B, N, D]``
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, rows: Tensor) -> Tensor:
+        ctx.save_for_backward(rows)
+        return x.reshape(-1, x.shape[-1]).index_select(0, rows).view(x.shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (rows,) = ctx.saved_tensors
+        return grad.reshape(-1, grad.shape[-1]).index_select(0, rows).view(grad.shape), None
