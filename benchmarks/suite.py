@@ -30,8 +30,8 @@ SUITE = {  # script: arguments that fit the suite's time
     "overhead": "",
     "attention_kernels": "--repeats 15",
     # flex (FlexAttention, the anchor on a GPU) is skipped at once on CPU, where it has no backward pass. Band SDPA
-    # at 16k is a target's reference: the budget lets it run on a slow machine (25-135 s a step), timed once after
-    # its warm-up; at 64k it would take half an hour and is skipped. Shorter steps repeat for 6 s.
+    # at 16k is a target's reference: the budget lets it run on a slow machine (25-45 s a step, more predicted),
+    # timed once after its warm-up; at 64k it would take half an hour and is skipped. Shorter steps repeat for 6 s.
     "window_attention": (
         "--lengths 4096 16384 65536 --methods window band_sdpa flex --passes forward_backward"
         " --repeats 1 --min-seconds 6 --budget 600"
