@@ -1,8 +1,11 @@
 """Sweeps that survive: finished configs are found by their hash and reused instead of trained again.
 
-Every finished multirun job records its config hash in the index (``sweep.index_dir``): one small
-file per hash pointing at that run's ``results.json``. A later job with the same hash, anywhere the
-index knows of, copies those results into its own folder with ``reused_from`` naming the original.
+Every multirun job records its config hash in the index (``sweep.index_dir``) before it trains: one
+small file per hash pointing at the ``results.json`` the job will write. That file, written last and
+atomically, is the one record that the job finished; the index only says where to look, so a job
+killed at any moment is either finished (its results are complete) or not. A later job with the same
+hash, anywhere the index knows of, copies those results into its own folder with ``reused_from``
+naming the original.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class DoneIndex:
-    """Finished runs by config hash: one small file per hash pointing at that run's ``results.json``."""
+    """Runs by config hash: one small file per hash pointing at the ``results.json`` that run writes."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def record(self, results: Results, results_path: Path) -> None:
-        """Remembers a finished run."""
-        write_json_atomic(self.folder / f"{results['config_hash']}.json", {"results": str(results_path.resolve())})
+    def record(self, digest: str, results_path: Path) -> None:
+        """Points config hash ``digest`` at ``results_path``, whether that run has finished yet or not."""
+        write_json_atomic(self.folder / f"{digest}.json", {"results": str(results_path.resolve())})
 
     def find(self, digest: str) -> tuple[Path, Results] | None:
         """The finished run with config hash ``digest`` and its results, if its files are still there and intact."""
@@ -44,6 +47,18 @@ class DoneIndex:
 def finished_results(cfg: DictConfig) -> tuple[Path, Results] | None:
     """The ``results.json`` of an earlier run of this very config and its results, or None."""
     return DoneIndex(cfg.sweep.index_dir).find(config_hash(cfg, cfg.sweep.hash_ignores))
+
+
+def record_folder(cfg: DictConfig) -> None:
+    """Before this job trains, points its config hash at the ``results.json`` it will write.
+
+    A finished run that the index already knows of keeps its entry (with ``sweep.skip_done=false`` the
+    config trains again beside it); otherwise this job's folder takes the place of one that never finished.
+    """
+    if finished_results(cfg) is None:
+        DoneIndex(cfg.sweep.index_dir).record(
+            config_hash(cfg, cfg.sweep.hash_ignores), Path(cfg.output_dir) / RESULTS_FILE
+        )
 
 
 def reuse_finished(cfg: DictConfig) -> Results | None:

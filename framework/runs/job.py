@@ -23,9 +23,9 @@ from omegaconf import DictConfig
 
 from framework.core.errors import ArenaError, Interrupted
 from framework.runs.identity import run_identity
-from framework.runs.index import DoneIndex, finished_results, reuse_finished
+from framework.runs.index import finished_results, record_folder, reuse_finished
 from framework.runs.lock import LOCK_FILE
-from framework.runs.results import RESULTS_FILE, Results, write_results
+from framework.runs.results import Results, write_results
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,18 @@ class Job:
     def reused(self) -> Results | None:
         """In a multirun, the results of this very config if it already finished, else None.
 
-        Reused results are copied into this job's folder.
+        Reused results are copied into this job's folder. A job that is not reused is entered in the
+        index before it trains, so that its ``results.json``, written last, is all it takes to be found.
         """
-        if not (self.multirun and self.cfg.sweep.skip_done):
+        if not self.multirun:
             return None
         if not self.rank_zero:  # the other processes only read the index
-            return None if (found := finished_results(self.cfg)) is None else found[1]
-        return reuse_finished(self.cfg)
+            found = finished_results(self.cfg) if self.cfg.sweep.skip_done else None
+            return None if found is None else found[1]
+        reused = reuse_finished(self.cfg) if self.cfg.sweep.skip_done else None
+        if reused is None:
+            record_folder(self.cfg)
+        return reused
 
     @property
     def score(self) -> float:
@@ -96,8 +101,6 @@ class Job:
             self.discard_if_empty()
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
-        if self.multirun and self.rank_zero and self.results is not None:
-            DoneIndex(self.cfg.sweep.index_dir).record(self.results, self.output_dir / RESULTS_FILE)
 
     def record_failure(self, error: BaseException, status: str = "failed") -> None:
         """Writes ``results.json`` with ``status`` and the error (with its traceback unless it is a user error)."""

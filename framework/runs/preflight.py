@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,17 @@ LOG_ROOM = 16 * 2**20
 
 
 def check_output_folder(folder: Path, parameters: int) -> None:
-    """Raises :class:`OutputError` unless ``folder`` can be written and has room for the run's checkpoints."""
-    probe = folder / ".write-test"
+    """Raises :class:`OutputError` unless ``folder`` can be written and has room for the run's checkpoints.
+
+    Every process of a distributed run checks the same folder at once, so each writes a probe file
+    of its own: a shared name would let one process delete another's probe, and the process whose
+    check failed would leave the others waiting for it to join.
+    """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-") as probe:
+            probe.write(b"ok")
+            probe.flush()
         free = shutil.disk_usage(folder).free
     except OSError as error:
         raise OutputError(

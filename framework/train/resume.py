@@ -70,7 +70,9 @@ class ResumePoint(pl.callbacks.Checkpoint):
         if not self._validated:  # a partial epoch (a signal stopped it) or one that did not validate
             return
         self._validated = False
-        if not (is_last_epoch(trainer) or time.monotonic() - self._written_at >= self.every_s):
+        due = is_last_epoch(trainer) or time.monotonic() - self._written_at >= self.every_s
+        # Each process has its own clock; the first decides for all, or one would wait in a barrier alone.
+        if not trainer.strategy.broadcast(due, src=0):
             return
         partial = self.path.with_name(f".{self.path.name}.part")
         trainer.save_checkpoint(partial, weights_only=False)  # the whole training state

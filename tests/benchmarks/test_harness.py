@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
+import pytest
 import torch
 from conftest import load_benchmark
 
 harness = load_benchmark("_harness")
+
+
+class FakeClock:
+    """A ``perf_counter`` that moves only when a step says how long it took: timings that no machine load can bend."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def step(self, seconds: float):
+        """A step that takes ``seconds`` on this clock."""
+
+        def take() -> None:
+            self.now += seconds
+
+        return take
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(harness, "time", SimpleNamespace(perf_counter=fake.perf_counter))
+    return fake
 
 
 def test_steps_repeat_at_least_repeats_times():
@@ -16,22 +42,22 @@ def test_steps_repeat_at_least_repeats_times():
     assert timed["peak_extra_mb"] >= 0
 
 
-def test_short_steps_repeat_until_they_add_up_to_min_seconds():
-    timed = harness.time_and_peak(lambda: time.sleep(0.01), 1, torch.device("cpu"), min_seconds=0.05)
-    assert 5 <= timed["repeats"] <= 6
-    assert timed["seconds"] >= 0.01
+def test_short_steps_repeat_until_they_add_up_to_min_seconds(clock):
+    timed = harness.time_and_peak(clock.step(0.01), 1, torch.device("cpu"), min_seconds=0.05)
+    assert timed["repeats"] == 5
+    assert timed["seconds"] == pytest.approx(0.01)
 
 
-def test_pairs_repeat_until_they_add_up_to_min_seconds_and_take_turns_going_first():
+def test_pairs_repeat_until_they_add_up_to_min_seconds_and_take_turns_going_first(clock):
     calls = []
     ours, theirs = harness.paired_medians(
-        lambda: calls.append("ours") or time.sleep(0.002),
-        lambda: calls.append("reference") or time.sleep(0.004),
+        lambda: calls.append("ours") or clock.step(0.002)(),
+        lambda: calls.append("reference") or clock.step(0.004)(),
         3,
         torch.device("cpu"),
         min_seconds=0.06,
     )
     timed = calls[4:]  # after two warm-up calls each
-    assert 3 < len(timed) // 2 <= 11  # more than repeats: the pairs of 6 ms add up to 60 ms
+    assert len(timed) // 2 == 10  # more than repeats: the pairs of 6 ms add up to 60 ms
     assert timed[:4] == ["ours", "reference", "reference", "ours"]
-    assert 0.002 <= ours < theirs
+    assert (ours, theirs) == (pytest.approx(0.002), pytest.approx(0.004))

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from framework.core.errors import ConfigError, Interrupted
-from framework.runs.index import DoneIndex
+from framework.runs.identity import config_hash
+from framework.runs.index import finished_results
 from framework.runs.job import Job
-from framework.runs.results import RESULTS_FILE
+from framework.runs.results import RESULTS_FILE, write_results
 
 
 @pytest.fixture
@@ -77,12 +78,37 @@ def test_a_crashed_sweep_job_keeps_its_traceback(job):
     assert "ZeroDivisionError" in json.loads((member.output_dir / RESULTS_FILE).read_text())["traceback"]
 
 
-def test_a_finished_sweep_job_is_indexed_and_scores_its_best_validation_accuracy(job):
+def test_a_finished_sweep_job_scores_its_best_validation_accuracy(job):
     member = job(multirun=True)
     with member.guard():
         member.results = finished(member)
     assert member.score == 0.75
-    assert DoneIndex(member.cfg.sweep.index_dir).folder.joinpath("abc.json").is_file()
+
+
+def test_a_sweep_job_is_indexed_before_it_trains_so_its_results_file_alone_marks_it_finished(job):
+    member = job(multirun=True)
+    assert member.reused() is None
+    assert finished_results(member.cfg) is None  # entered in the index, not finished
+    digest = config_hash(member.cfg, member.cfg.sweep.hash_ignores)
+
+    write_results(member.output_dir, {**finished(member), "config_hash": digest})  # killed right after this line
+
+    path, results = finished_results(member.cfg)
+    assert path == (member.output_dir / RESULTS_FILE).resolve() and results["best_val"]["acc"] == 0.75
+
+
+def test_a_rerun_of_a_finished_sweep_job_reuses_it_and_keeps_the_index_pointing_at_the_original(job, tmp_path):
+    first = job(multirun=True)
+    first.reused()
+    digest = config_hash(first.cfg, first.cfg.sweep.hash_ignores)
+    write_results(first.output_dir, {**finished(first), "config_hash": digest})
+    again = Job(**{**vars(first), "cfg": first.cfg.copy()})
+    again.cfg.output_dir = str(tmp_path / "again")
+
+    reused = again.reused()
+
+    assert reused["reused_from"] == str(first.output_dir.resolve())
+    assert finished_results(again.cfg)[0] == (first.output_dir / RESULTS_FILE).resolve()
 
 
 def test_a_stopped_run_says_how_to_continue_and_exits_with_128_plus_the_signal(job, capsys):

@@ -6,13 +6,18 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import QUIET
+
+from framework.core.errors import OutputError
+from framework.runs.preflight import check_output_folder
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -117,16 +122,39 @@ def test_a_second_run_into_a_busy_folder_stops_naming_the_first_and_leaves_it_wh
     command += ["logger=csv", *QUIET[1:], f"hydra.run.dir={folder}"]
     env = {**os.environ, "ARENA_CACHE_DIR": str(shared_cache)}
     first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
     while not (folder / ".lock").is_file() or not (folder / ".lock").read_text().strip():
-        assert time.monotonic() < deadline and first.poll() is None, "the first run did not start"
+        assert first.poll() is None, "the first run ended before it took its folder's lock"
         time.sleep(0.02)
+    first.send_signal(signal.SIGSTOP)  # held still: it cannot finish before the second run asks for the folder
 
-    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    first.communicate(timeout=300)
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    first.send_signal(signal.SIGCONT)
+    first.communicate(timeout=600)
 
     assert f"is in use by another run (PID {first.pid})" in one_line_error(second)
     assert first.returncode == 0
     with (folder / "csv" / "metrics.csv").open(newline="") as file:
         assert [row["epoch"] for row in csv.DictReader(file) if row["val/acc"]] == ["0", "1", "2", "3"]
     assert json.loads((folder / "results.json").read_text())["status"] == "ok"
+
+
+def test_processes_checking_one_run_folder_at_once_never_fail_each_others_check(tmp_path):
+    # Every process of a distributed run checks the same folder when it starts; one whose check failed
+    # would leave the others waiting for it to join the process group.
+    folder, failures = tmp_path / "run", []
+
+    def check_repeatedly() -> None:
+        for _ in range(300):
+            try:
+                check_output_folder(folder, parameters=1000)
+            except OutputError as error:
+                failures.append(error)
+
+    checkers = [threading.Thread(target=check_repeatedly) for _ in range(2)]
+    for checker in checkers:
+        checker.start()
+    for checker in checkers:
+        checker.join()
+
+    assert failures == []
+    assert list(folder.iterdir()) == []  # no probe left behind

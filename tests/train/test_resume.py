@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
@@ -19,7 +20,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from framework.core.errors import ConfigError, DataError, Interrupted
 from framework.train.callbacks import GracefulStop
-from framework.train.resume import LAST, check_identity
+from framework.train.resume import LAST, ResumePoint, check_identity
 from framework.train.run import run
 
 # Six short epochs of a small attention model on digits: each epoch takes well under a second, so a resume point
@@ -66,7 +67,9 @@ def outcome(folder: Path) -> dict:
 
 
 def validated_epochs(folder: Path) -> list[int]:
-    """The epochs of the ``val/acc`` rows in the run's CSV log: one per trained epoch."""
+    """The epochs of the ``val/acc`` rows in the run's CSV log: one per trained epoch (none before the log exists)."""
+    if not (folder / "csv" / "metrics.csv").exists():
+        return []
     with (folder / "csv" / "metrics.csv").open(newline="") as file:
         return [int(row["epoch"]) for row in csv.DictReader(file) if row["val/acc"]]
 
@@ -96,21 +99,22 @@ def test_a_run_killed_mid_training_resumes_to_the_same_results(tmp_path, shared_
 
 
 def test_a_run_killed_between_two_resume_points_repeats_only_the_epochs_since_the_last(tmp_path, shared_cache):
-    folder = tmp_path / "run"
-    killed = start(folder, shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12")
-    last, deadline = folder / "checkpoints" / LAST, time.monotonic() + 240
-    while time.monotonic() < deadline and killed.poll() is None:  # an epoch validated after the resume point's
-        saved = torch.load(last, weights_only=True)["epoch"] if last.exists() else None
-        logged = validated_epochs(folder) if (folder / "csv" / "metrics.csv").exists() else []
-        if saved is not None and logged and max(logged) > saved:
-            killed.kill()
-            break
+    folder, longer = tmp_path / "run", "trainer.max_epochs=12"
+    killed = start(folder, shared_cache, longer)
+    saved = stop_after_an_epoch(killed, folder, signal.SIGSTOP)  # held still while its resume point is kept aside
+    kept = (folder / "checkpoints" / LAST).read_bytes()
+    killed.send_signal(signal.SIGCONT)
+    while max(validated_epochs(folder), default=-1) < saved + 2:  # two more epochs validated: their rows are logged
+        assert killed.poll() is None, "the run ended before two epochs passed its resume point"
         time.sleep(0.02)
-    assert finish(killed).returncode == -signal.SIGKILL, "the run ended before an epoch passed its resume point"
-    whole = finish(start(tmp_path / "whole", shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12"))
+    killed.kill()
+    assert finish(killed).returncode == -signal.SIGKILL
+    # What a longer resume_every_s leaves: the resume point of epoch `saved` and the log of the epochs after it.
+    (folder / "checkpoints" / LAST).write_bytes(kept)
+    whole = finish(start(tmp_path / "whole", shared_cache, longer))
     assert whole.returncode == 0, whole.stderr
 
-    resumed = finish(start(folder, shared_cache, "resume_every_s=1.5", "trainer.max_epochs=12"))
+    resumed = finish(start(folder, shared_cache, longer))
 
     assert resumed.returncode == 0, resumed.stderr
     assert outcome(folder) == outcome(tmp_path / "whole")
@@ -132,6 +136,42 @@ def test_with_resume_points_only_at_the_end_a_run_writes_one_after_its_last_epoc
 
     assert written.count(f".{LAST}.part") == 1
     assert torch.load(tmp_path / "run" / "checkpoints" / LAST, weights_only=True)["epoch"] == results["epochs"] - 1
+
+
+def test_every_process_of_a_distributed_run_writes_the_resume_point_when_the_first_process_says_so(tmp_path):
+    # Each process has its own clock: one that decided alone could wait in the resume point's barrier forever.
+    calls = []
+    first_says = {"due": True}
+    strategy = SimpleNamespace(
+        broadcast=lambda due, src: calls.append(("broadcast", due, src)) or first_says["due"],
+        barrier=lambda name: calls.append(("barrier", name)),
+    )
+    trainer = SimpleNamespace(
+        strategy=strategy,
+        is_global_zero=False,
+        should_stop=False,
+        max_epochs=10,
+        max_steps=-1,
+        current_epoch=0,
+        global_step=5,
+        sanity_checking=False,
+        fast_dev_run=False,
+        state=SimpleNamespace(fn="fit"),
+        save_checkpoint=lambda path, weights_only: calls.append(("save", Path(path).name)),
+    )
+    point = ResumePoint(tmp_path, identity={}, every_s=3600)  # this process's clock says: not yet
+
+    for due in (True, False):
+        first_says["due"] = due
+        point.on_validation_end(trainer, None)
+        point.on_train_epoch_end(trainer, None)
+
+    assert calls == [
+        ("broadcast", False, 0),
+        ("save", f".{LAST}.part"),
+        ("barrier", "ResumePoint"),
+        ("broadcast", False, 0),
+    ]
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
