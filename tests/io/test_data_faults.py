@@ -462,10 +462,10 @@ class MnistDecoded(Cache):
         return a.shape == b.shape and np.array_equal(a, b)
 
 
-class GraphProcessed(Cache):
-    """PyG's processed Planetoid file, of CiteSeer and Cora."""
+class GraphParsed(Cache):
+    """The parsed Planetoid graph, of CiteSeer and Cora."""
 
-    pattern = "data.pt"
+    pattern = "graph-*.pt"
 
     def compute(self, variant: int):
         return planetoid.load(("citeseer", "cora")[variant], DATA_DIR, self.root)
@@ -474,7 +474,24 @@ class GraphProcessed(Cache):
         return a.num_nodes == b.num_nodes and torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
 
 
-CACHES = {"text": TextParsed, "speech": SpeechFeatures, "mnist": MnistDecoded, "graph": GraphProcessed}
+CACHES = {"text": TextParsed, "speech": SpeechFeatures, "mnist": MnistDecoded, "graph": GraphParsed}
+
+
+class RunsCode:
+    """An object whose pickle, when unpickled, runs code: it creates the file ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def code_running_pickle(marker: Path) -> bytes:
+    """A torch file that creates ``marker`` when it is loaded without ``weights_only``."""
+    buffer = io.BytesIO()
+    torch.save({"settings": "{}", "payload": RunsCode(marker)}, buffer)
+    return buffer.getvalue()
 
 
 def foreign_torch_file(data: bytes) -> bytes:
@@ -499,6 +516,16 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch, kind, damage):
     cache.files[1].write_bytes(DAMAGE[damage](cache.files[1].read_bytes()))
     assert cache.same(cache.load(1), fresh)
     assert cache.same(cache.load(1), fresh)  # and the rebuilt file reads back
+
+
+@pytest.mark.parametrize("kind", CACHES)
+def test_a_cache_file_holding_a_code_running_pickle_is_rebuilt_without_running_it(tmp_path, monkeypatch, kind):
+    cache, marker = CACHES[kind](tmp_path, monkeypatch), tmp_path / "the-payload-ran"
+    fresh = cache.load(1)
+    cache.files[1].write_bytes(code_running_pickle(marker))
+
+    assert cache.same(cache.load(1), fresh)
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("kind", CACHES)
@@ -530,9 +557,7 @@ def test_a_feature_cache_with_these_settings_but_arrays_that_do_not_fit_is_rebui
     assert cache.same(cache.load(1), fresh)
 
 
-@pytest.mark.parametrize(
-    "kind", ["text", "speech", "mnist"]
-)  # the graph's processed folder is all cache: it is rebuilt (test_graph.py)
+@pytest.mark.parametrize("kind", CACHES)
 def test_a_folder_in_place_of_a_cache_file_is_refused_naming_it(tmp_path, monkeypatch, kind):
     cache = CACHES[kind](tmp_path, monkeypatch)
     cache.load(1)
@@ -544,7 +569,7 @@ def test_a_folder_in_place_of_a_cache_file_is_refused_naming_it(tmp_path, monkey
         cache.load(1)
 
 
-@pytest.mark.parametrize("kind", ["text", "speech", "mnist"])
+@pytest.mark.parametrize("kind", CACHES)
 def test_a_cache_folder_that_cannot_be_written_is_refused_naming_it(tmp_path, monkeypatch, kind):
     cache = CACHES[kind](tmp_path, monkeypatch)
     cache.root.write_bytes(b"a file where the cache folder belongs")
@@ -570,3 +595,17 @@ def test_a_data_fault_stops_a_run_with_one_line_naming_the_file(tmp_path, cli):
         result.stderr.strip().splitlines()[-1]
         == f"error: cannot read {raw / 'ind.cora.tx'} (Is a directory); delete it and run again to download it afresh"
     )
+
+
+def test_a_graph_run_never_runs_a_pickle_planted_in_its_cache(tmp_path, cli):
+    cache, marker = tmp_path / "cache", tmp_path / "the-payload-ran"
+    planted = [planetoid.cache_file("cora", cache), cache / "planetoid" / "Cora" / "processed" / "data.pt"]
+    for path in planted:  # the arena's cache file, and where PyG keeps its processed file
+        path.parent.mkdir(parents=True)
+        path.write_bytes(code_running_pickle(marker))
+
+    result = cli("modality=graph", "model=gnn", "trainer=debug", "logger=none", f"cache_dir={cache}")
+
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert torch.load(planted[0], weights_only=True)["graph"]["x"].shape == (2708, 1433)  # rebuilt as tensors

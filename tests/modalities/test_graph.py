@@ -91,26 +91,16 @@ def test_grid_edges_join_pixels_to_their_grid_neighbours_without_wrapping_rows(n
 # --- datasets ----------------------------------------------------------------------------------
 
 
-def test_cora_loads_with_the_public_split_and_its_processed_file_goes_to_the_cache(tmp_path):
+def test_cora_loads_with_the_public_split_and_its_parsed_graph_goes_to_the_cache(tmp_path):
     data = planetoid.load("cora", DATA_DIR, tmp_path)
     assert (data.num_nodes, data.num_features, data.edge_index.shape[1]) == (2708, 1433, 10556)
     assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [140, 500, 1000]
-    assert (planetoid.processed_dir("cora", tmp_path) / "data.pt").is_file()
+    assert list(tmp_path.rglob("*.pt")) == [planetoid.cache_file("cora", tmp_path)]
 
 
-def test_an_unreadable_processed_file_is_rebuilt(tmp_path):
-    planetoid.load("cora", DATA_DIR, tmp_path)
-    for path in planetoid.processed_dir("cora", tmp_path).glob("data*.pt"):
-        path.write_bytes(b"not a torch file")
-    assert planetoid.load("cora", DATA_DIR, tmp_path).num_nodes == 2708
-
-
-def test_a_folder_in_place_of_the_processed_file_is_rebuilt(tmp_path):
-    planetoid.load("cora", DATA_DIR, tmp_path)
-    processed = planetoid.processed_dir("cora", tmp_path) / "data.pt"
-    processed.unlink()
-    (processed / "something").mkdir(parents=True)
-    assert planetoid.load("cora", DATA_DIR, tmp_path).num_nodes == 2708 and processed.is_file()
+def test_the_cached_graph_is_the_one_the_raw_files_hold(tmp_path):
+    parsed, cached = planetoid.load("cora", DATA_DIR, tmp_path), planetoid.load("cora", DATA_DIR, tmp_path)
+    assert all(torch.equal(parsed[key], cached[key]) for key in planetoid.GRAPH_KEYS)
 
 
 def copy_raw(name: str, tmp_path):

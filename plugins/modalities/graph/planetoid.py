@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import logging
-import shutil
 from pathlib import Path
 
+import torch
 import torch_geometric
 from torch_geometric.data import Data
-from torch_geometric.datasets import Planetoid
+from torch_geometric.io import read_planetoid_data
 
-from framework import DataError, fetch
-
-log = logging.getLogger(__name__)
+from framework import DataError, Stale, cached, fetch
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 """Config name → Planetoid's dataset name."""
 PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+GRAPH_KEYS = ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask")
+"""The tensors of a parsed graph, all that its cache file holds."""
 URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 # SHA-256 of the raw files at kimiyoung/planetoid@af6abf46 (the files PyG downloads).
 SHA256 = {
@@ -63,18 +63,6 @@ The public split labels 20 nodes per class; 500 nodes validate, 1,000 test.
 """
 
 
-class _CachedPlanetoid(Planetoid):
-    """PyG's Planetoid reading raw files from the data folder and keeping its processed file in ``processed_dir``."""
-
-    def __init__(self, raw_root: Path, processed_dir: Path, name: str) -> None:
-        self._processed_dir = processed_dir
-        super().__init__(root=str(raw_root), name=name, split="public")
-
-    @property
-    def processed_dir(self) -> str:
-        return str(self._processed_dir)
-
-
 def raw_file(name: str, part: str, data_dir: Path) -> Path:
     """One raw file (``part`` of :data:`PARTS`) of ``name``, downloaded if absent, verified.
 
@@ -89,39 +77,47 @@ def raw_files(name: str, data_dir: Path) -> list[Path]:
     return [raw_file(name, part, data_dir) for part in PARTS]
 
 
-def processed_dir(name: str, cache_dir: Path) -> Path:
-    """Where PyG's processed file of ``name`` goes, named by what makes it: the raw files' checksums, PyG's version."""
-    made_by = json.dumps({"raw": SHA256[name], "torch_geometric": torch_geometric.__version__}, sort_keys=True)
-    return cache_dir / "planetoid" / NAMES[name] / f"processed-{hashlib.sha256(made_by.encode()).hexdigest()[:16]}"
+def cache_file(name: str, cache_dir: Path) -> Path:
+    """Where the parsed graph ``name`` is cached, named by what makes it: the raw files' checksums, PyG's version."""
+    key = hashlib.sha256(_made_by(name).encode()).hexdigest()[:16]
+    return cache_dir / "planetoid" / NAMES[name] / f"graph-{key}.pt"
+
+
+def _made_by(name: str) -> str:
+    """What a cached graph of ``name`` is made from, stored in the file and compared when it is read."""
+    return json.dumps({"raw": SHA256[name], "torch_geometric": torch_geometric.__version__}, sort_keys=True)
 
 
 def load(name: str, data_dir: Path, cache_dir: Path) -> Data:
-    """The whole graph with PyG's public split masks (20 labels per class, 500 validation, 1,000 test nodes).
+    """The whole graph with the public split masks (20 labels per class, 500 validation, 1,000 test nodes).
 
-    The raw files are verified first, so a processed file that does not load, or holds another
-    graph than :data:`SHAPES` says, is an unusable cache: it is rebuilt once from the raw files.
+    The raw files (pickles, as the Planetoid release ships them) are unpickled only after their
+    SHA-256 is verified. The parsed graph is cached as tensors alone, read back with
+    ``weights_only=True``: a cache file that holds anything else, was made from other files, or
+    holds another graph than :data:`SHAPES` says is rebuilt, never run. (PyG's own processed file
+    is not used: PyG reloads one that ``weights_only`` refuses with ``weights_only=False``.)
     """
     raw_files(name, data_dir)
-    folder = processed_dir(name, cache_dir)
-    try:
-        return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
-    except Exception as error:  # noqa: BLE001 - any failure here is the cache's: rebuild it
-        log.warning(
-            "processed %s graph in %s is unusable (%s: %s); rebuilding it",
-            NAMES[name],
-            folder,
-            type(error).__name__,
-            error,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
-        if folder.is_symlink() or folder.is_file():
-            folder.unlink()
-    try:
-        return _checked(name, _CachedPlanetoid(data_dir / "planetoid", folder, NAMES[name])[0])
-    except Exception as error:  # noqa: BLE001 - surface any parse failure as a data error naming the folder
-        raise DataError(
-            f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'} into {folder}: {error}"
-        ) from None
+    made_by = _made_by(name)
+
+    def build() -> Data:
+        try:
+            return _checked(name, read_planetoid_data(str(data_dir / "planetoid" / NAMES[name] / "raw"), name))
+        except Exception as error:  # noqa: BLE001 - surface any parse failure as a data error naming the folder
+            raise DataError(f"could not read the {NAMES[name]} files in {data_dir / 'planetoid'}: {error}") from None
+
+    def encode(data: Data) -> bytes:
+        buffer = io.BytesIO()
+        torch.save({"made_by": made_by, "graph": {key: data[key] for key in GRAPH_KEYS}}, buffer)
+        return buffer.getvalue()
+
+    def decode(stored: bytes) -> Data:
+        cache = torch.load(io.BytesIO(stored), weights_only=True)
+        if cache["made_by"] != made_by:
+            raise Stale(f"made by {cache['made_by']}")
+        return _checked(name, Data(**{key: cache["graph"][key] for key in GRAPH_KEYS}))
+
+    return cached(cache_file(name, cache_dir), build, encode, decode)
 
 
 def _checked(name: str, data: Data) -> Data:
