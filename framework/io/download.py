@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framework.core.errors import DataError
+from framework.io.atomic import replace_durably
 
 REFETCH = "delete it and run again to download it afresh"
 """How to fix a bad file that :func:`fetch` would download again once it is gone."""
@@ -83,7 +84,7 @@ def fetch(path: Path, urls: Sequence[str], checksum: str) -> Path:
             except Exception as error:  # noqa: BLE001 - try the next mirror, report all at the end
                 failures.append(f"{url}: {error}")
                 continue
-            os.replace(partial, path)
+            replace_durably(partial, path)
             return path
     raise DataError(
         f"could not download {path.name} ({'; '.join(failures)}); check the network or place the file at {path}"

@@ -11,7 +11,6 @@ one from another modality, model or config is refused with a message naming both
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
@@ -23,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 
 from framework.core.errors import ConfigError, DataError
+from framework.io.atomic import replace_durably
 
 LAST = "last.ckpt"
 """The resume point's file name inside the checkpoint folder."""
@@ -77,7 +77,7 @@ class ResumePoint(pl.callbacks.Checkpoint):
         partial = self.path.with_name(f".{self.path.name}.part")
         trainer.save_checkpoint(partial, weights_only=False)  # the whole training state
         if trainer.is_global_zero:
-            os.replace(partial, self.path)
+            replace_durably(partial, self.path)
         trainer.strategy.barrier("ResumePoint")
         self._written_at = time.monotonic()
 
