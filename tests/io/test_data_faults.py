@@ -120,7 +120,7 @@ def test_a_link_to_nothing_in_place_of_a_verified_file_is_refused_naming_it(tmp_
 
 
 class Sender(BaseHTTPRequestHandler):
-    """Sends half a file's body; then stops (``cut``), or waits, records the server's ``midway()``, sends the rest."""
+    """Sends half a file's body; then stops (``cut``), or records the server's ``midway()``, then sends the rest."""
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         body = self.server.files.get(self.path.lstrip("/"))
@@ -136,7 +136,6 @@ class Sender(BaseHTTPRequestHandler):
             self.wfile.flush()
             if self.server.cut:
                 return
-            time.sleep(0.3)
             self.server.seen.append(self.server.midway())
             self.wfile.write(body[half:])
         except (BrokenPipeError, ConnectionResetError):  # torchvision's redirect probe reads the headers only
@@ -208,8 +207,19 @@ def test_an_archive_download_cut_short_is_refused_and_nothing_is_kept(tmp_path, 
 
 
 def files_beside(target: Path) -> Callable[[], tuple[bool, int]]:
-    """What a download into ``target`` has written so far: whether ``target`` exists, how many files lie beside it."""
-    return lambda: (target.exists(), sum(path.is_file() for path in target.parent.rglob("*")))
+    """What a download into ``target`` has written once it has begun writing (the server waits on this with the
+    second half unsent): whether ``target`` exists, how many files lie beside it."""
+
+    def written() -> int:
+        return sum(path.is_file() for path in target.parent.rglob("*")) if target.parent.exists() else 0
+
+    def seen() -> tuple[bool, int]:
+        hang_guard = time.monotonic() + 120
+        while not written() and time.monotonic() < hang_guard:  # the client opens its file as the body arrives
+            time.sleep(0.01)
+        return target.exists(), written()
+
+    return seen
 
 
 def test_a_file_download_is_not_at_its_final_name_until_verified(tmp_path, sender):

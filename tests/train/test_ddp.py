@@ -50,7 +50,7 @@ def run_py(*args: str, cwd: Path, cache: Path, env: dict[str, str] | None = None
 def finished(process: subprocess.Popen) -> str:
     """Waits for ``process`` (killing it if it hangs), asserts it succeeded and returns its output."""
     try:
-        output, _ = process.communicate(timeout=180)
+        output, _ = process.communicate(timeout=600)  # a guard against a hang, far above a loaded run
     except subprocess.TimeoutExpired:
         process.kill()
         raise
