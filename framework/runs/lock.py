@@ -49,3 +49,10 @@ def lock_folder(folder: Path, key: str) -> None:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     _held[folder] = handle
+
+
+def release_folder(folder: Path) -> None:
+    """Gives back ``folder``'s lock, if this process holds it (a sweep job's folder, when the job ends)."""
+    handle = _held.pop(folder.resolve(), None)
+    if handle is not None:
+        handle.close()

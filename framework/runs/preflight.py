@@ -10,11 +10,11 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
-from framework.core.errors import OutputError
+from framework.core.errors import ArenaError, OutputError
 from framework.core.sources import CONF_DIR
 from framework.runs.lock import lock_folder
+from framework.runs.places import check_outside_data, check_path_names, check_run, data_folders
 
 CHECKPOINT_COPIES = 3
 """Checkpoint files a run may hold at once: the best, the resume point and its next version being written."""
@@ -61,16 +61,23 @@ class OutputFolderCheck(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        claim_folder(config, config.hydra.run.dir, "hydra.run.dir")
+        claim_folder(config, config.hydra.run.dir, "hydra.run.dir", run=True)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        claim_folder(config, config.hydra.sweep.dir, "hydra.sweep.dir")
+        claim_folder(config, config.hydra.sweep.dir, "hydra.sweep.dir", run=False)
 
 
-def claim_folder(config: DictConfig, folder: str, key: str) -> None:
-    """Checks ``folder`` (set by ``key``), creates it and takes its lock; else prints why and exits with status 2."""
+def claim_folder(config: DictConfig, folder: str, key: str, run: bool) -> None:
+    """Checks ``folder`` (set by ``key``), creates it and takes its lock; else prints why and exits with status 2.
+
+    For a single ``run``, also where it writes (:func:`~framework.runs.places.check_run`); a sweep's
+    jobs are checked by the arena's sweeper, each with its own values.
+    """
     try:
+        check_path_names(config)
         check_output_path(folder, key, data_folders(config))
+        if run:
+            check_run(config, Path(folder), key)
         Path(folder).mkdir(parents=True, exist_ok=True)
         lock_folder(Path(folder), key)
     except OSError as error:
@@ -80,20 +87,9 @@ def claim_folder(config: DictConfig, folder: str, key: str) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
-    except OutputError as error:
+    except ArenaError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def data_folders(config: DictConfig) -> dict[str, Path]:
-    """``data_dir`` and ``cache_dir`` of ``config``, those that resolve (the run's own checks name the others)."""
-    folders = {}
-    for key in ("data_dir", "cache_dir"):
-        try:
-            folders[key] = Path(config[key]).expanduser().resolve()
-        except (OmegaConfBaseException, TypeError):
-            continue
-    return folders
 
 
 def check_output_path(folder: str, key: str, data: dict[str, Path]) -> None:
@@ -109,7 +105,4 @@ def check_output_path(folder: str, key: str, data: dict[str, Path]) -> None:
         raise OutputError(f"{key}={folder} is the current folder; give the run a folder of its own, e.g. {key}=my-run")
     if code.is_relative_to(path):
         raise OutputError(f"{key}={folder} holds the arena's code ({code}); give the run a folder of its own")
-    for name, other in data.items():
-        if path.is_relative_to(other) or other.is_relative_to(path):
-            where = "is" if path == other else "is inside" if path.is_relative_to(other) else "contains"
-            raise OutputError(f"{key}={folder} {where} {name} ({other}); give the run a folder of its own")
+    check_outside_data(Path(folder), key, data)

@@ -20,9 +20,10 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from framework.config.checks import seed_of
 from framework.config.tree import config_tree
-from framework.core.errors import ConfigError, NoCheckpoint
+from framework.core.errors import ConfigError, NoCheckpoint, OutputError
 from framework.runs.identity import checkpoint_identity, run_identity, variant_of
 from framework.runs.job import Job
+from framework.runs.lock import lock_folder, release_folder
 from framework.runs.preflight import check_output_folder
 from framework.runs.results import Results, strip_prefix, write_results
 from framework.runs.selection import is_selection_run
@@ -167,14 +168,29 @@ def main(cfg: DictConfig) -> float:
         log_name=f"{hydra.job.name}.log",
         resume_point=Path(cfg.output_dir) / "checkpoints" / LAST,
     )
-    if cfg.get("mode") in ("test", "predict"):  # nothing is trained, so nothing is reused or recorded
+    if not job.multirun:  # a single run's folder was locked when Hydra started it
+        return attempt(job)
+    try:
+        lock_folder(job.output_dir, "hydra.sweep.dir")
+    except OutputError as error:  # the folder is another live process's: nothing is written into it
+        log.error("job not run: %s", error)
+        return math.nan
+    try:
+        return attempt(job)
+    finally:
+        release_folder(job.output_dir)
+
+
+def attempt(job: Job) -> float:
+    """Evaluates, reuses or trains ``job`` inside its guard; returns what :func:`main` returns."""
+    if job.cfg.get("mode") in ("test", "predict"):  # nothing is trained, so nothing is reused or recorded
         with job.guard():
-            evaluate(cfg, job.overrides)
+            evaluate(job.cfg, job.overrides)
         return math.nan
     if (reused := job.reused()) is not None:
         return reused["best_val"]["acc"]
     with job.guard():
-        job.results = run(cfg, job.overrides)
+        job.results = run(job.cfg, job.overrides)
     return job.score
 
 

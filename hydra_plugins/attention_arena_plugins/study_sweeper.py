@@ -1,6 +1,8 @@
 """Hydra's basic sweeper plus the studies' fair protocol: equal-effort selection on validation, then the seeds.
 
-A sweep whose arms declare no ``study.search`` runs exactly as with Hydra's basic sweeper.
+A sweep whose arms declare no ``study.search`` runs exactly as with Hydra's basic sweeper, after
+every job's folder is checked (:func:`~framework.runs.places.check_run`, distinct folders inside
+the sweep's): a refused sweep starts no job and writes nothing. It stands in for Hydra's ``basic``.
 When they do, each arm first tries ``study.selection.trials`` configurations of its grid on
 the selection seed (runs marked ``study.stage=select``), and then runs the configuration with
 the best validation score over the swept seeds (see :mod:`framework.runs.selection`).
@@ -10,19 +12,23 @@ the best validation score over the swept seeds (see :mod:`framework.runs.selecti
 # scans for plugins, and a dataclass with string annotations then cannot resolve them.
 import logging
 import math
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from framework.core.errors import ArenaError, ConfigError
+from framework.runs.lock import LOCK_FILE
+from framework.runs.places import check_path_names, check_run
 from framework.runs.selection import Group, choose, draw, final_jobs, groups_of, search_grid, selection_jobs
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,8 @@ class StudySweeperConf:
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="study", node=StudySweeperConf, provider="attention-arena")
+# It also stands in for Hydra's basic sweeper, the default: every sweep's jobs are checked before the first starts.
+ConfigStore.instance().store(group="hydra/sweeper", name="basic", node=StudySweeperConf, provider="attention-arena")
 
 
 class StudySweeper(BasicSweeper):
@@ -49,9 +57,10 @@ class StudySweeper(BasicSweeper):
         (jobs,) = self.split_arguments(parser.parse_overrides([*self._parse_config(), *arguments]), None)
         try:
             plans = self.plans(jobs, parser)
-        except ArenaError as error:  # a bad search or selection setting: one line, before any job runs
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
+            if plans is None:
+                self.check_jobs(jobs, first=0)
+        except ArenaError as error:  # a bad search or selection setting, a bad job folder: one line, before any job
+            self.refuse(error)
         if plans is None:
             return super().sweep(arguments)
         sweep_dir = Path(self.config.hydra.sweep.dir)
@@ -101,8 +110,48 @@ class StudySweeper(BasicSweeper):
         seed = int(selection.seed)
         return draw([tuple(candidate) for candidate in candidates], int(selection.trials), seed, arm), seed
 
+    def refuse(self, error: ArenaError) -> NoReturn:
+        """Stops the sweep with one line and exit status 2, removing its folder if it holds nothing but the lock."""
+        print(f"error: {error}", file=sys.stderr)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        if sweep_dir.is_dir() and {path.name for path in sweep_dir.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(sweep_dir)
+        raise SystemExit(2)
+
+    def check_jobs(self, jobs: Sequence[Sequence[str]], first: int) -> None:
+        """Checks where each of ``jobs`` (numbered from ``first``) writes, before any of them starts.
+
+        Raises:
+            ArenaError: a name that would lead out of its folder, a job folder outside the sweep's,
+                two jobs in one folder, a folder inside the data, or one holding another config's finished run.
+        """
+        sweep_dir = Path(os.path.normpath(os.path.abspath(self.config.hydra.sweep.dir)))
+        numbers: dict[Path, int] = {}
+        for number, job in enumerate(jobs, start=first):
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+            with open_dict(cfg):  # as the launcher numbers it
+                cfg.hydra.job.id = cfg.hydra.job.num = number
+            check_path_names(cfg)
+            subdir = str(cfg.hydra.sweep.subdir)
+            folder = Path(os.path.normpath(sweep_dir / subdir))
+            if folder == sweep_dir or not folder.is_relative_to(sweep_dir):
+                raise ConfigError("hydra.sweep.subdir", subdir, f"must name a folder inside {sweep_dir}")
+            if folder in numbers:
+                raise ConfigError(
+                    "hydra.sweep.subdir",
+                    OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"],
+                    f"jobs {numbers[folder]} and {number} would both write into {folder}; name every job apart, "
+                    "e.g. with ${hydra.job.num}",
+                )
+            numbers[folder] = number
+            check_run(cfg, folder, "hydra.sweep.dir")
+
     def launch(self, jobs: Sequence[Sequence[str]], first: int = 0) -> list[float]:
         """Runs ``jobs`` (in batches of ``max_batch_size``), numbered from ``first``; their scores, NaN if failed."""
+        try:
+            self.check_jobs(jobs, first)
+        except ArenaError as error:
+            self.refuse(error)
         scores = []
         size = self.max_batch_size or max(len(jobs), 1)
         for start in range(0, len(jobs), size):
