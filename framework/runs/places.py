@@ -117,7 +117,7 @@ def check_not_finished_by_another(folder: Path, cfg: DictConfig, key: str) -> No
     mode = cfg.get("mode", "train")
     if mode == "train" and task_config_hash(cfg) == finished.get("config_hash"):
         return
-    whose = "of another config, which this command would overwrite" if mode == "train" else f"that mode={mode} would alter"
+    whose = "of another config, which this command would overwrite" if mode == "train" else f"that mode={mode} alters"
     raise OutputError(
         f"the run folder {folder} holds the finished run {finished.get('model')} on {finished.get('modality')} "
         f"(seed {finished.get('seed')}) {whose}; choose another folder with {key}=<folder>"
