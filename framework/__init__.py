@@ -30,6 +30,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # Getting data: verified downloads and caches keyed by their inputs.
     "framework.io.download": ("REFETCH", "check_link", "extract", "fetch", "require_verified", "scratch_folder"),
     "framework.io.cache": ("Stale", "cached"),
+    "framework.io.data_pickle": ("unpickle_data",),
     # Pictures of attention, drawn by each modality.
     "framework.viz.figures": ("new_figure",),
     "framework.viz.attention_maps": ("matrix_figure",),
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.core.sizes import divisors, listed, physical_memory, require_fits
     from framework.core.spec import Layout, ModalitySpec, ModelRequirement, Target
     from framework.io.cache import Stale, cached
+    from framework.io.data_pickle import unpickle_data
     from framework.io.download import REFETCH, check_link, extract, fetch, require_verified, scratch_folder
     from framework.nn.attention import MultiHeadSelfAttention, attend, register_scope, scope_needs_edges
     from framework.nn.edges import GRID_NEIGHBOURHOODS, band_edges, grid_edges, normalize_edges

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from framework.runs.identity import config_hash
 from framework.runs.results import RESULTS_FILE, Results, read_results, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
@@ -44,29 +43,8 @@ class DoneIndex:
         return path, results
 
 
-def finished_results(cfg: DictConfig) -> tuple[Path, Results] | None:
-    """The ``results.json`` of an earlier run of this very config and its results, or None."""
-    return DoneIndex(cfg.sweep.index_dir).find(config_hash(cfg, cfg.sweep.hash_ignores))
-
-
-def record_folder(cfg: DictConfig) -> None:
-    """Before this job trains, points its config hash at the ``results.json`` it will write.
-
-    A finished run that the index already knows of keeps its entry (with ``sweep.skip_done=false`` the
-    config trains again beside it); otherwise this job's folder takes the place of one that never finished.
-    """
-    if finished_results(cfg) is None:
-        DoneIndex(cfg.sweep.index_dir).record(
-            config_hash(cfg, cfg.sweep.hash_ignores), Path(cfg.output_dir) / RESULTS_FILE
-        )
-
-
-def reuse_finished(cfg: DictConfig) -> Results | None:
-    """If this config already finished, copies its results into this job's folder and returns them."""
-    found = finished_results(cfg)
-    if found is None:
-        return None
-    source, results = found
+def reuse_finished(cfg: DictConfig, source: Path, results: Results) -> Results:
+    """Copies the finished run ``results`` (from ``source``) into this job's folder and returns them."""
     if (Path(cfg.output_dir) / RESULTS_FILE).resolve() != source.resolve():
         results = Results(**{**results, "reused_from": results.get("reused_from") or str(source.parent)})
         write_results(Path(cfg.output_dir), results)

@@ -22,10 +22,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from framework.core.errors import ArenaError, Interrupted
-from framework.runs.identity import run_identity
-from framework.runs.index import finished_results, record_folder, reuse_finished
+from framework.runs.identity import config_hash, run_identity
+from framework.runs.index import DoneIndex, reuse_finished
 from framework.runs.lock import LOCK_FILE
-from framework.runs.results import Results, write_results
+from framework.runs.results import RESULTS_FILE, Results, write_results
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,16 @@ class Job:
         """
         if not self.multirun:
             return None
-        if not self.rank_zero:  # the other processes only read the index
-            found = finished_results(self.cfg) if self.cfg.sweep.skip_done else None
-            return None if found is None else found[1]
-        reused = reuse_finished(self.cfg) if self.cfg.sweep.skip_done else None
-        if reused is None:
-            record_folder(self.cfg)
-        return reused
+        index, digest = DoneIndex(self.cfg.sweep.index_dir), config_hash(self.cfg, self.cfg.sweep.hash_ignores)
+        found = index.find(digest)
+        if found is None:
+            if self.rank_zero:  # the other processes only read the index
+                index.record(digest, self.output_dir / RESULTS_FILE)
+            return None
+        # A finished run keeps its entry; with sweep.skip_done=false this config trains again beside it.
+        if not self.cfg.sweep.skip_done:
+            return None
+        return reuse_finished(self.cfg, *found) if self.rank_zero else found[1]
 
     @property
     def score(self) -> float:

@@ -125,7 +125,7 @@ def check_not_finished_by_another(folder: Path, cfg: DictConfig, key: str) -> No
 
 
 def check_run(cfg: DictConfig, folder: Path, key: str) -> None:
-    """Every check of where the run of ``cfg`` in ``folder`` (set by ``key``) writes, before anything is written."""
-    check_path_names(cfg)
+    """Checks what the run of ``cfg`` in ``folder`` (set by ``key``) writes besides its names (checked first, by
+    :func:`check_path_names`, since the folder is made of them)."""
     check_written_folders(cfg, folder)
     check_not_finished_by_another(folder, cfg, key)

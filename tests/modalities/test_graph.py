@@ -7,6 +7,7 @@ import shutil
 import pytest
 import torch
 from conftest import DATA_DIR
+from torch_geometric.io import read_planetoid_data
 
 from framework.core.batch import VectorSet
 from framework.core.errors import ConfigError, DataError
@@ -101,6 +102,13 @@ def test_cora_loads_with_the_public_split_and_its_parsed_graph_goes_to_the_cache
 def test_the_cached_graph_is_the_one_the_raw_files_hold(tmp_path):
     parsed, cached = planetoid.load("cora", DATA_DIR, tmp_path), planetoid.load("cora", DATA_DIR, tmp_path)
     assert all(torch.equal(parsed[key], cached[key]) for key in planetoid.GRAPH_KEYS)
+
+
+@pytest.mark.parametrize("name", ["cora", "citeseer"])
+def test_the_raw_files_parse_to_the_graph_pyg_reads_from_them(name):
+    raw = DATA_DIR / "planetoid" / planetoid.NAMES[name] / "raw"
+    ours, pyg = planetoid.parse(name, raw), read_planetoid_data(str(raw), name)
+    assert all(torch.equal(ours[key], pyg[key]) for key in planetoid.GRAPH_KEYS)
 
 
 def copy_raw(name: str, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from framework.core.errors import ConfigError, Interrupted
 from framework.runs.identity import config_hash
-from framework.runs.index import finished_results
+from framework.runs.index import DoneIndex
 from framework.runs.job import Job
 from framework.runs.results import RESULTS_FILE, write_results
 
@@ -30,6 +30,11 @@ def job(make_config, tmp_path):
         )
 
     return make
+
+
+def finished_results(cfg) -> tuple[Path, dict] | None:
+    """The finished run of ``cfg`` that the index knows of, as a later job would find it."""
+    return DoneIndex(cfg.sweep.index_dir).find(config_hash(cfg, cfg.sweep.hash_ignores))
 
 
 def finished(job: Job) -> dict:
