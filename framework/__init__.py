@@ -31,6 +31,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "framework.io.download": ("REFETCH", "check_link", "extract", "fetch", "require_verified", "scratch_folder"),
     "framework.io.cache": ("Stale", "cached"),
     "framework.io.data_pickle": ("unpickle_data",),
+    "framework.io.file_kind": ("not_a_file",),
     # Pictures of attention, drawn by each modality.
     "framework.viz.figures": ("new_figure",),
     "framework.viz.attention_maps": ("matrix_figure",),
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and editors
     from framework.io.cache import Stale, cached
     from framework.io.data_pickle import unpickle_data
     from framework.io.download import REFETCH, check_link, extract, fetch, require_verified, scratch_folder
+    from framework.io.file_kind import not_a_file
     from framework.nn.attention import MultiHeadSelfAttention, attend, register_scope, scope_needs_edges
     from framework.nn.edges import GRID_NEIGHBOURHOODS, band_edges, grid_edges, normalize_edges
     from framework.nn.embedding import StandardizedProjection

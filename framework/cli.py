@@ -5,12 +5,14 @@ Add ``-m`` and comma lists to sweep; ``--list`` for the options. Hydra composes 
 """
 
 import os
+import signal
 import sys
 import warnings
 
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from framework.config.group_overrides import check_group_overrides, one_line
 from framework.config.listing import config_groups, listing
@@ -37,8 +39,18 @@ def main(cfg: DictConfig) -> float:
 def cli() -> None:
     """Checks the installed plugins, answers ``--list``, checks the group overrides; then runs.
 
-    All before Hydra reads the command line.
+    All before Hydra reads the command line. A Ctrl+C before the run's own handling starts (while torch
+    loads) is one line and exit status 130, as after.
     """
+    try:
+        checked_run()
+    except KeyboardInterrupt:
+        print("error: stopped by SIGINT before the run started", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
+
+
+def checked_run() -> None:
+    """What :func:`cli` does, with every error but a Ctrl+C said in one line."""
     try:
         # reads every plugin's declarations: a broken plugin is one line here, not a traceback from inside Hydra
         scopes()
@@ -58,10 +70,13 @@ def cli() -> None:
         main()
     except BrokenPipeError:  # `arena --help | head`
         sys.stderr.close()
-    except HydraException as error:  # a key that is not in the config, an override Hydra cannot parse
+    except (HydraException, OmegaConfBaseException) as error:
+        # A key that is not in the config, an override Hydra cannot parse; a value Hydra itself resolves
+        # before the run starts (hydra.run.dir='${oc.env:UNSET}').
         if full_errors:
             raise
-        print(f"error: {one_line(error)}", file=sys.stderr)
+        key = getattr(error, "full_key", None)
+        print(f"error: {f'{key}: ' if key else ''}{one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

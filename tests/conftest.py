@@ -104,6 +104,44 @@ def cli(tmp_path: Path, shared_cache: Path):
     return run
 
 
+def started(*args: str, cwd: Path, cache: Path) -> subprocess.Popen:
+    """``python run.py *args`` started in ``cwd``, deriving data into ``cache``; see :func:`finished`."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        cwd=cwd,
+        env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Waits for a :func:`started` command and returns what it printed (a hang guard of 600 s, never a deadline)."""
+    stdout, stderr = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """Mounts a file system of a given size in ``tmp_path`` (``tmpfs("1m")``), unmounted afterwards; skips the test
+    where mounting is not allowed."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk-{size}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
 @pytest.fixture
 def modules_imported_by(tmp_path: Path):
     """Runs ``python run.py ...`` in a subprocess and returns the names in its ``sys.modules`` when it exits."""

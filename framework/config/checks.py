@@ -298,7 +298,8 @@ def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exce
     """What to raise for a config ``group`` whose class refused its values: a :class:`ConfigError` naming the key.
 
     Hydra wraps what the constructor raised. Our own classes raise ``ConfigError``; Lightning's raise
-    ``ValueError``, ``TypeError`` or ``MisconfigurationException`` whose message names the setting
+    ``ValueError``, ``TypeError``, ``MisconfigurationException`` or (for a value needing a package that is
+    not installed) ``ImportError``, whose message names the setting
     (not always in the override's spelling), so the key is the config key the message mentions.
     Anything else is not a config mistake and is returned unchanged.
     """
@@ -307,7 +308,7 @@ def rejected(error: InstantiationException, cfg: DictConfig, group: str) -> Exce
     cause = error.__cause__
     if isinstance(cause, ConfigError):
         return cause.in_group(group)
-    if not isinstance(cause, (ValueError, TypeError, MisconfigurationException)):
+    if not isinstance(cause, (ValueError, TypeError, MisconfigurationException, ImportError)):
         return error
     return mentioned(cause, cfg, group)
 

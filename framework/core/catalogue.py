@@ -114,6 +114,17 @@ def entries(group: str) -> tuple[Entry, ...]:
     )
 
 
+def classes(group: str) -> dict[str, str]:
+    """The class each config of ``group`` builds (its ``_target_``), by the config's name (``attn``)."""
+    return {
+        path.stem: option.default
+        for source in config_sources()
+        for path in sorted((source.folder / group).glob("*.yaml"))
+        for option in read_keys(path)
+        if option.key == "_target_"
+    }
+
+
 def datasets() -> tuple[Dataset, ...]:
     """The datasets each modality offers, from its ``dataset:`` comment.
 

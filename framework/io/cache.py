@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from framework.core.errors import DataError
 from framework.io.atomic import write_atomic
+from framework.io.file_kind import not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ def cached(path: Path, build: Callable[[], T], encode: Callable[[T], bytes], dec
     warning, never used. A link to nothing is rebuilt too. A cache file that cannot be replaced
     (a folder in its place, a read-only cache folder) is a :class:`DataError` naming it.
     """
-    if path.is_dir():
-        raise DataError(f"{path} is a folder where a cache file belongs; remove it, or choose another cache_dir")
+    if kind := not_a_file(path):
+        raise DataError(f"{path} is {kind} where a cache file belongs; remove it, or choose another cache_dir")
     try:
         data = path.read_bytes()
     except FileNotFoundError:  # no cache yet, or a link to nothing

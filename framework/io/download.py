@@ -13,6 +13,7 @@ from pathlib import Path
 
 from framework.core.errors import DataError
 from framework.io.atomic import replace_durably
+from framework.io.file_kind import not_a_file
 
 REFETCH = "delete it and run again to download it afresh"
 """How to fix a bad file that :func:`fetch` would download again once it is gone."""
@@ -50,6 +51,8 @@ def check_link(path: Path) -> None:
 def require_verified(path: Path, checksum: str, fix: str = REFETCH) -> Path:
     """Returns ``path`` if it is a readable file matching ``checksum``; else a :class:`DataError` saying ``fix``."""
     check_link(path)
+    if kind := not_a_file(path):  # reading it would wait for a writer (a pipe) or never end (/dev/zero)
+        raise DataError(f"{path} is {kind}, not a file; {fix}")
     try:
         matches = verified(path, checksum)
     except OSError as error:  # a folder in its place, a missing file, a read error

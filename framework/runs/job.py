@@ -8,6 +8,7 @@ goes on; a stopped run (SIGINT, SIGTERM) says how to continue and exits ``128 + 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import shutil
@@ -15,19 +16,22 @@ import signal
 import sys
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from framework.core.errors import ArenaError, Interrupted
+from framework.core.errors import ArenaError, Interrupted, OutputError
 from framework.runs.identity import config_hash, run_identity
 from framework.runs.index import DoneIndex, reuse_finished
 from framework.runs.lock import LOCK_FILE
 from framework.runs.results import RESULTS_FILE, Results, write_results
 
 log = logging.getLogger(__name__)
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""The errors of a write that found no room: the disk, or the user's quota, is full."""
 
 
 @dataclass
@@ -87,14 +91,18 @@ class Job:
         """Runs the block and settles how the run ended; set :attr:`results` inside it when the run finishes."""
         try:
             yield self
-        except Interrupted as error:  # stops a sweep too: the user asked everything to stop
-            self.record_failure(error, status="interrupted")
-            print(f"error: {error}; {self.how_to_continue()}", file=sys.stderr)
-            raise SystemExit(128 + error.signal) from None
-        except KeyboardInterrupt:  # Ctrl+C before training started (while data loads)
-            print("error: stopped by SIGINT before training started", file=sys.stderr)
-            raise SystemExit(128 + signal.SIGINT) from None
+        except (Interrupted, KeyboardInterrupt) as error:  # stops a sweep too: the user asked everything to stop
+            # A Ctrl+C landing while a stop unwinds (after the signal handlers are restored) belongs to that stop.
+            stop = next((cause for cause in context_chain(error) if isinstance(cause, Interrupted)), None)
+            if stop is None:  # Ctrl+C before training started (while data loads)
+                print("error: stopped by SIGINT before training started", file=sys.stderr)
+                raise SystemExit(128 + signal.SIGINT) from None
+            self.record_failure(stop, status="interrupted")
+            print(f"error: {stop}; {self.how_to_continue()}", file=sys.stderr)
+            raise SystemExit(128 + stop.signal) from None
         except Exception as error:  # noqa: BLE001 - one failed job must not stop the sweep
+            if isinstance(error, OSError) and error.errno in DISK_FULL:  # after the preflight check had room
+                self.stop_on_full_disk(error)
             if self.multirun:
                 self.record_failure(error)
                 log.error("job failed: %s: %s", type(error).__name__, error)
@@ -104,6 +112,20 @@ class Job:
             self.discard_if_empty()
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+
+    def stop_on_full_disk(self, error: OSError) -> None:
+        """Ends a run whose disk filled up while it ran: ``status: failed`` where it still fits, one line, exit 2.
+
+        What was being written is gone (every write goes through a temporary file, removed on failure),
+        and the resume point before it is whole, so the same command continues once there is room.
+        """
+        stopped = OutputError(
+            f"the disk of {self.output_dir} is full ({error.strerror}: {error.filename or 'a write'})"
+        )
+        with suppress(OSError):  # the record is small, but there may be no room even for it
+            self.record_failure(stopped)
+        print(f"error: {stopped}; free some space: {self.how_to_continue()}", file=sys.stderr)
+        raise SystemExit(2) from None
 
     def record_failure(self, error: BaseException, status: str = "failed") -> None:
         """Writes ``results.json`` with ``status`` and the error (with its traceback unless it is a user error)."""
@@ -124,7 +146,18 @@ class Job:
         return f"its resume point is saved: run the same command with {folder} to continue"
 
     def discard_if_empty(self) -> None:
-        """Removes a run folder that holds nothing but Hydra's bookkeeping and the lock (a run that never started)."""
-        kept = {".hydra", self.log_name, LOCK_FILE}
-        if self.output_dir.is_dir() and {path.name for path in self.output_dir.iterdir()} <= kept:
-            shutil.rmtree(self.output_dir)
+        """Removes the run folder if it holds only Hydra's bookkeeping and the lock (a run that never started)."""
+        discard_if_empty(self.output_dir, self.log_name)
+
+
+def discard_if_empty(folder: Path, log_name: str) -> None:
+    """Removes ``folder`` if it holds nothing but Hydra's bookkeeping, its log ``log_name`` and the lock."""
+    if folder.is_dir() and {path.name for path in folder.iterdir()} <= {".hydra", log_name, LOCK_FILE}:
+        shutil.rmtree(folder)
+
+
+def context_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, the exception being handled when it was raised, and so on back to the first."""
+    while error is not None:
+        yield error
+        error = error.__context__

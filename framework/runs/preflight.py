@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from framework.core.errors import ArenaError, OutputError
 from framework.core.sources import CONF_DIR
 from framework.runs.lock import lock_folder
-from framework.runs.places import check_outside_data, check_path_names, check_run, data_folders
+from framework.runs.places import check_outside_data, check_path_names, check_run, data_folders, selected
 
 CHECKPOINT_COPIES = 3
 """Checkpoint files a run may hold at once: the best, the resume point and its next version being written."""
@@ -61,21 +62,31 @@ class OutputFolderCheck(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        claim_folder(config, config.hydra.run.dir, "hydra.run.dir", run=True)
+        claim_folder(config, "hydra.run.dir", run=True)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        claim_folder(config, config.hydra.sweep.dir, "hydra.sweep.dir", run=False)
+        claim_folder(config, "hydra.sweep.dir", run=False)
 
 
-def claim_folder(config: DictConfig, folder: str, key: str, run: bool) -> None:
-    """Checks ``folder`` (set by ``key``), creates it and takes its lock; else prints why and exits with status 2.
+def claim_folder(config: DictConfig, key: str, run: bool) -> None:
+    """Checks the folder ``key`` names, creates it and takes its lock; else prints why and exits with status 2.
 
     For a single ``run``, also where it writes (:func:`~framework.runs.places.check_run`); a sweep's
     jobs are checked by the arena's sweeper, each with its own values.
     """
+    for each in (key, "hydra.job.name"):  # what names the folder and its log
+        try:
+            resolved = OmegaConf.select(config, each, throw_on_resolution_failure=True)
+        except OmegaConfBaseException as error:  # ${oc.env:UNSET}: Hydra would resolve it itself, with a traceback
+            print(f"error: {each} cannot be resolved: {str(error).splitlines()[0]}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if each == key:
+            folder = resolved
     try:
         check_path_names(config)
         check_output_path(folder, key, data_folders(config))
+        if run and (output := selected(config, "output_dir")) is not None:  # set apart from Hydra's folder
+            check_output_path(str(output), "output_dir", data_folders(config))
         if run:
             check_run(config, Path(folder), key)
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -95,14 +106,16 @@ def claim_folder(config: DictConfig, folder: str, key: str, run: bool) -> None:
 def check_output_path(folder: str, key: str, data: dict[str, Path]) -> None:
     """Raises :class:`OutputError` unless ``folder`` is a folder of its own for a run's files.
 
-    Refused: an empty value, the current folder, the arena's code folder or one containing it, and a
-    folder that is, contains or lies inside one of ``data`` (``data_dir``, ``cache_dir``).
+    Refused: an empty value, the current folder or one containing it, the arena's code folder or one
+    containing it, and a folder that is, contains or lies inside one of ``data`` (``data_dir``, ``cache_dir``).
     """
     if not str(folder).strip():
         raise OutputError(f"{key} is empty; give the run a folder of its own, e.g. {key}=outputs/my-run")
     path, code = Path(folder).expanduser().resolve(), CONF_DIR.parent.resolve()
-    if path == Path.cwd().resolve():
-        raise OutputError(f"{key}={folder} is the current folder; give the run a folder of its own, e.g. {key}=my-run")
+    if Path.cwd().resolve().is_relative_to(path):
+        raise OutputError(
+            f"{key}={folder} is or holds the current folder; give the run a folder of its own, e.g. {key}=my-run"
+        )
     if code.is_relative_to(path):
         raise OutputError(f"{key}={folder} holds the arena's code ({code}); give the run a folder of its own")
     check_outside_data(Path(folder), key, data)

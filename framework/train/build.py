@@ -29,6 +29,7 @@ from framework.config.checks import (
     seed_of,
     target_of,
 )
+from framework.core.catalogue import classes
 from framework.core.compat import check_compatible
 from framework.core.encoder import Encoder
 from framework.core.errors import ConfigError, MissingValue, one_of, require
@@ -136,6 +137,7 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not_an_advert not in lightning_log.filters:
         lightning_log.addFilter(not_an_advert)
+    check_accelerator(cfg.get("accelerator"))
     devices = cfg.get("devices")
     if is_number(devices):  # Lightning lists the devices it was given: 10**12 of them would fill the memory
         available = max(os.cpu_count() or 1, torch.cuda.device_count())
@@ -166,6 +168,23 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Pat
             enable_progress_bar=any(isinstance(callback, pl.callbacks.ProgressBar) for callback in callbacks),
             plugins=[AtomicCheckpointIO()],
         )
+
+
+def check_accelerator(name: object) -> None:
+    """Refuses an accelerator Lightning does not know, or one this machine lacks (``tpu`` without torch_xla), before
+    Lightning would fail inside its constructor."""
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    known = AcceleratorRegistry.available_accelerators()
+    if not isinstance(name, str) or name in ("auto", "gpu") or name not in known:  # Lightning names the unknown itself
+        return
+    here = sorted(each for each in known if AcceleratorRegistry[each]["accelerator"].is_available())
+    require(
+        AcceleratorRegistry[name]["accelerator"].is_available(),
+        "trainer.accelerator",
+        name,
+        f"is not available on this machine; use auto or one of {', '.join(here)}",
+    )
 
 
 @dataclass
@@ -235,6 +254,7 @@ def build_parts(cfg: DictConfig) -> Parts:
             cfg.model.name,
             "must be a name (a string)",
         )
+        check_model_name(cfg.model)
         check_compatible(spec, needs, cfg.model.name)
         if needs.needs_edges:
             modality.provide_edges()
@@ -242,7 +262,8 @@ def build_parts(cfg: DictConfig) -> Parts:
         optimizer = optimizer_factory(cfg.optimizer, cfg.param_groups)
         head = class_head(spec, encoder)
         optimizer.check_early(
-            [*prefixed("encoder", encoder), *prefixed("positional", positional), *prefixed("head", head)]
+            [*prefixed("encoder", encoder), *prefixed("positional", positional), *prefixed("head", head)],
+            later="input_encoder.",
         )
         if needs.raw_inputs:
             kind = cfg.model.positional.kind
@@ -261,6 +282,7 @@ def build_parts(cfg: DictConfig) -> Parts:
         )
         if cfg.mode == "train":
             check_training_length(cfg.trainer, warmup)
+            check_best_checkpoint(cfg.callbacks, cfg.trainer)
         check_compile(cfg.compile)
         check_loggers(cfg.logger)
         return Parts(
@@ -272,6 +294,18 @@ def build_parts(cfg: DictConfig) -> Parts:
             parse_budget(cfg.model.param_budget),
             needs,
         )
+
+
+def check_model_name(cfg: DictConfig) -> None:
+    """Refuses a ``model.name`` that is another model config's name: results and folders would name a model that
+    never ran (``model=attn model.name=cnn``). A name no config has labels a model of one's own."""
+    built = classes("model").get(cfg.name)
+    require(
+        built is None or built == cfg._target_,
+        "model.name",
+        cfg.name,
+        f"names the model {built}, but this run builds {cfg._target_}; leave model.name out, or pick model={cfg.name}",
+    )
 
 
 def prefixed(prefix: str, module: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -293,6 +327,21 @@ def check_training_length(trainer: DictConfig, warmup: float | None) -> None:
         value,
         "validates nothing, so no checkpoint could be chosen; use a number of batches or a fraction in (0, 1]",
     )
+    for key in ("accumulate_grad_batches", "check_val_every_n_epoch"):
+        value = trainer.get(key)
+        require(
+            value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1),
+            f"trainer.{key}",
+            value,
+            "must be a whole number, 1 or more",
+        )
+    every, epochs = trainer.get("check_val_every_n_epoch"), trainer.get("max_epochs")
+    require(
+        every is None or epochs is None or epochs < 0 or every <= epochs or trainer.get("fast_dev_run"),
+        "trainer.check_val_every_n_epoch",
+        every,
+        f"validates after epoch {every} only, but training ends after {epochs}, {nothing}; use at most {epochs}",
+    )
     endless = trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1
     require(
         not endless or warmup is None,
@@ -300,6 +349,33 @@ def check_training_length(trainer: DictConfig, warmup: float | None) -> None:
         -1,
         "with trainer.max_steps=-1 training has no end, and the learning-rate schedule needs one: "
         "set trainer.max_epochs or trainer.max_steps, or use schedule.warmup_fraction=null (a constant rate)",
+    )
+
+
+def check_best_checkpoint(callbacks: DictConfig, trainer: DictConfig) -> None:
+    """Refuses callbacks that keep no best checkpoint (none is a ``ModelCheckpoint``, or each has ``save_top_k=0``):
+    the test scores the checkpoint with the best validation score, and training would end with none to test."""
+    if trainer.get("fast_dev_run"):  # a debugging step saves no checkpoint, and says so itself
+        return
+    keepers = {
+        name: options.get("save_top_k", 1)
+        for name, options in callbacks.items()
+        if isinstance(options, DictConfig)
+        and issubclass(target_of(options, f"callbacks.{name}", pl.Callback), pl.callbacks.ModelCheckpoint)
+    }
+    advice = "the test scores the best validation checkpoint, so training must keep one"
+    require(
+        keepers,
+        "callbacks.checkpoint",
+        raw_value(callbacks, "checkpoint"),
+        f"{advice}: keep the ModelCheckpoint of conf/callbacks/default.yaml",
+    )
+    none_kept = [name for name, kept in keepers.items() if kept == 0]
+    require(
+        len(none_kept) < len(keepers),
+        f"callbacks.{none_kept[0] if none_kept else ''}.save_top_k",
+        0,
+        f"keeps no checkpoint; {advice}: use 1 or more, or -1 for all",
     )
 
 

@@ -209,7 +209,8 @@ class GracefulStop(pl.Callback):
 
     def _record(self, number: int, frame) -> None:
         if number == signal.SIGINT and self.received == signal.SIGINT:
-            raise KeyboardInterrupt
+            # Not KeyboardInterrupt: Lightning answers that with exit(1), before the run could record its end.
+            raise Interrupted(f"stopped at once by a second SIGINT {self.position}", signal.SIGINT)
         self.received = number
         previous = self._previous.get(number)
         if callable(previous) and previous is not signal.default_int_handler:

@@ -5,7 +5,7 @@
 :func:`load_run` hands a notebook the model, its modality and its config. Every checkpoint carries
 the settings it was trained with (:func:`~framework.runs.identity.checkpoint_identity`), so the
 model is rebuilt exactly. The command line may change how the data is served (batch size, workers,
-where the files are); a model, modality or dataset that contradicts the checkpoint is refused.
+where the files are); a model, seed or data option that contradicts the checkpoint is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from framework.core.errors import ConfigError
 from framework.core.modality import Modality
 from framework.core.spec import Target
 from framework.io.atomic import write_atomic
+from framework.io.file_kind import not_a_file
 from framework.runs.identity import UNHASHED_KEYS, run_identity
 from framework.runs.results import strip_prefix, write_json_atomic
 from framework.train.build import Parts, build_parts, build_trainer, on_data
@@ -39,8 +40,13 @@ BEST = Path("checkpoints") / "best.ckpt"
 """The checkpoint a run folder is scored by: the one with the best validation accuracy."""
 EVALUATION_FILE = "eval.json"
 PREDICTIONS_FILE = "predictions.csv"
-FIXED = ("modality", "model", "modality.name", "modality.dataset")
-"""Keys that decide which model a checkpoint holds: a command line that changes them names another model."""
+FIXED = ("modality", "model", "seed")
+"""Keys besides ``model.*`` and ``modality.*`` that decide which model a checkpoint holds (the seed it was trained
+with): a command line that changes them names another model."""
+SERVING = ("batch_size", "eval_batch_size", "num_workers", "data_dir", "cache_dir")
+"""The modality options a command line may change against a checkpoint: how the data is served and where its files
+are. Any other (``test_fraction``, ``data_seed``) would change which elements a split holds, so that the "test" split
+could hold what the model trained on."""
 
 
 class LoadedRun(NamedTuple):
@@ -56,6 +62,8 @@ def checkpoint_file(ckpt_path: object) -> Path:
     if ckpt_path is None:
         raise ConfigError("ckpt_path", None, "mode=test and mode=predict score a trained model: ckpt_path=<run folder>")
     path = Path(str(ckpt_path)).expanduser()
+    if (kind := not_a_file(path)) not in (None, "a folder"):
+        raise ConfigError("ckpt_path", str(ckpt_path), f"is {kind}: name a finished run's folder or a .ckpt file")
     if path.is_dir():
         if not (path / BEST).is_file():
             raise ConfigError("ckpt_path", str(ckpt_path), f"holds no {BEST}: name a finished run's folder")
@@ -75,6 +83,13 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[leaf] = value
     return tree
+
+
+def is_fixed(key: str) -> bool:
+    """Whether the override key ``key`` must keep the checkpoint's value: it shapes the model or the splits."""
+    if key.startswith("modality."):
+        return key.removeprefix("modality.") not in SERVING
+    return key in FIXED or key.startswith("model.")
 
 
 def trained_config(cfg: DictConfig, overrides: Iterable[str], settings: dict[str, Any], path: Path) -> DictConfig:
@@ -105,7 +120,7 @@ def trained_config(cfg: DictConfig, overrides: Iterable[str], settings: dict[str
         if key in UNHASHED_KEYS or key in ignored or key.startswith(("hydra.", "sweep.", "callbacks.", "experiment")):
             continue
         wanted, there = OmegaConf.select(cfg, key), OmegaConf.select(trained, key)
-        if key in FIXED or key.startswith("model."):
+        if is_fixed(key):
             wanted, there = (value.name if isinstance(value, DictConfig) else value for value in (wanted, there))
             if wanted != there:
                 raise ConfigError(

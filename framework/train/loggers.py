@@ -81,15 +81,16 @@ NAME_LIMIT = 128
 
 
 def check_names(options: dict[str, Any], names: Iterable[str], key: str) -> None:
-    """Refuses a value of ``names`` that cannot be a folder or W&B project: too long, or with a separator in it."""
+    """Refuses a value of ``names`` that cannot be a folder or W&B project: too long, ``.`` or ``..``, or with a
+    separator in it."""
     for option in names:
         value = options.get(option)
         if isinstance(value, str):
             require(
-                len(value.encode()) <= NAME_LIMIT and not set(value) & set("/\\#?%:"),
+                len(value.encode()) <= NAME_LIMIT and not set(value) & set("/\\#?%:") and value not in (".", ".."),
                 f"{key}.{option}",
                 value if len(value) <= 40 else f"{value[:40]}... ({len(value)} characters)",
-                f"must be a name of at most {NAME_LIMIT} bytes without / \\ # ? % :",
+                f"must be a name of at most {NAME_LIMIT} bytes, not . or .., without / \\ # ? % :",
             )
 
 

@@ -6,6 +6,7 @@ weight decay on the first layer only needs; parameters no group names keep the o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -49,13 +50,25 @@ class GroupedOptimizer:
         found = [{"params": members[group.name], **group.options} for group in self.groups]
         return found + ([{"params": members[None]}] if members[None] else [])
 
-    def check_early(self, named: Iterable[tuple[str, nn.Parameter]]) -> None:
-        """Checks the groups aimed at ``encoder.*``, ``positional.*`` and ``head.*`` before any data loads.
+    def check_early(self, named: Iterable[tuple[str, nn.Parameter]], later: str) -> None:
+        """Checks the groups before any data loads, given the parameters that exist by then (``named``).
 
-        The input encoder exists only once the data is there (a text vocabulary sizes it), so its
-        groups are checked when the optimizer is built.
+        The parameters under ``later`` (the input encoder) exist only once the data is there (a text
+        vocabulary sizes it): a group that may be aimed at them is checked by :meth:`members` with the whole
+        model; a pattern that can match neither ``named`` nor ``later`` is refused now.
         """
-        self.members(named, prefixes=("encoder.", "positional.", "head."))
+        named = list(named)
+        parts = {name.split(".", 1)[0] + "." for name, _ in named} | {later}
+        self.members(named, prefixes=tuple(parts - {later}))
+        for group in self.groups:
+            literal = re.split(r"[*?\[]", group.pattern, maxsplit=1)[0]  # what every name it matches starts with
+            if not any(literal.startswith(part) or part.startswith(literal) for part in parts):
+                raise ConfigError(
+                    f"param_groups.{group.name}.params",
+                    group.pattern,
+                    f"matches no parameter of this model (names start with {', '.join(sorted(parts))}); "
+                    "a pattern matches whole names, fnmatch style",
+                )
 
     def members(
         self, named: Iterable[tuple[str, nn.Parameter]], prefixes: tuple[str, ...] = ("",)
@@ -87,7 +100,26 @@ def optimizer_factory(cfg: DictConfig, groups: DictConfig) -> GroupedOptimizer:
         defaults = make([nn.Parameter(torch.zeros(1))]).defaults
     except (TypeError, ValueError) as error:
         raise mentioned(error, cfg, "optimizer") from None
+    check_decay_rates(defaults, "optimizer")
     return GroupedOptimizer(make, param_groups(groups, defaults))
+
+
+DECAY_RATES = ("momentum", "betas", "rho")
+"""Options that are the weight of the past in a running average (SGD's momentum, Adam's betas, Adadelta's rho), so
+that 1 or more never forgets and training diverges; torch checks only that they are not negative."""
+
+
+def check_decay_rates(options: dict[str, Any], group: str) -> None:
+    """Refuses a momentum, beta or other running-average weight outside [0, 1) before any data loads."""
+    for key in DECAY_RATES:
+        value = options.get(key)
+        for rate in value if isinstance(value, (list, tuple)) else [value]:
+            require(
+                rate is None or (is_number(rate) and 0 <= rate < 1),
+                f"{group}.{key}",
+                value,
+                "is the weight of the past in a running average: use a number in [0, 1), e.g. 0.9",
+            )
 
 
 def param_groups(cfg: DictConfig, defaults: dict[str, Any]) -> tuple[ParamGroup, ...]:
@@ -112,5 +144,6 @@ def param_groups(cfg: DictConfig, defaults: dict[str, Any]) -> tuple[ParamGroup,
             require(option in defaults, f"{key}.{option}", value, f"is not an option of this optimizer ({known})")
             if is_number(defaults[option]):
                 require(is_number(value) and value >= 0, f"{key}.{option}", value, "must be a number >= 0")
+        check_decay_rates(options, key)
         groups.append(ParamGroup(str(name), pattern, options))
     return tuple(groups)

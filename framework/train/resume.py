@@ -6,7 +6,9 @@ callbacks' state, the modality's shuffling generator, and the global random-numb
 runner continues from it (``resume=auto`` or ``true``) after checking that it was written by a run
 of the same config. Every checkpoint also carries the run's identity
 (:func:`~framework.runs.identity.checkpoint_identity`), so
-one from another modality, model or config is refused with a message naming both.
+one from another modality, model or config is refused with a message naming both. A run folder moved or
+copied elsewhere continues from its own files: the checkpoint paths a resume point holds are taken to the
+folder it is read from (:func:`relocate`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 
 from framework.core.errors import ConfigError, DataError
 from framework.io.atomic import replace_durably
+from framework.io.file_kind import not_a_file
 
 LAST = "last.ckpt"
 """The resume point's file name inside the checkpoint folder."""
@@ -86,6 +89,16 @@ class ResumePoint(pl.callbacks.Checkpoint):
     ) -> None:
         checkpoint["arena"] = self.identity
 
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # Lightning calls this for every callback before any loads its state: the checkpoint callbacks' paths,
+        # stored whole, are moved with the run folder here, or the best score so far would be forgotten.
+        states = checkpoint.get("callbacks", {})
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, pl.callbacks.ModelCheckpoint) and callback.state_key in states:
+                relocate(states[callback.state_key], callback.dirpath)
+
     def state_dict(self) -> dict[str, Any]:
         state = {"torch": torch.get_rng_state(), "python": random.getstate()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -105,6 +118,25 @@ class ResumePoint(pl.callbacks.Checkpoint):
         random.setstate(state["python"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def relocate(state: dict[str, Any], dirpath: str | None) -> None:
+    """Rewrites a :class:`~pytorch_lightning.callbacks.ModelCheckpoint` state written in another folder (the run
+    folder was moved or copied) so that its checkpoint paths name the same files inside ``dirpath``."""
+    written = state.get("dirpath")
+    if dirpath is None or written is None or written == dirpath:
+        return
+
+    def moved(path: str) -> str:
+        inside = Path(path).is_relative_to(written) if path else False
+        return str(Path(dirpath) / Path(path).relative_to(written)) if inside else path
+
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if key in state:
+            state[key] = moved(state[key])
+    if "best_k_models" in state:
+        state["best_k_models"] = {moved(path): score for path, score in state["best_k_models"].items()}
+    state["dirpath"] = dirpath
 
 
 def is_last_epoch(trainer: pl.Trainer) -> bool:
@@ -148,6 +180,8 @@ def read_checkpoint(path: Path, advice: str = "delete it to start the run afresh
 
     Raises :class:`DataError`, ending in ``advice``, for a file that cannot be read or that this project did not write.
     """
+    if kind := not_a_file(path):  # torch.load would wait for a writer (a pipe) or read forever (a device)
+        raise DataError(f"{path} is {kind}, not a checkpoint; {advice}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         written = checkpoint.get("arena")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,11 +19,11 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 from pytorch_lightning.utilities import rank_zero_only
 
-from framework.config.checks import seed_of
+from framework.config.checks import check_resolves, seed_of
 from framework.config.tree import config_tree
-from framework.core.errors import ConfigError, NoCheckpoint, OutputError
+from framework.core.errors import ArenaError, ConfigError, NoCheckpoint, OutputError
 from framework.runs.identity import checkpoint_identity, run_identity, variant_of
-from framework.runs.job import Job
+from framework.runs.job import Job, discard_if_empty
 from framework.runs.lock import lock_folder, release_folder
 from framework.runs.preflight import check_output_folder
 from framework.runs.results import Results, strip_prefix, write_results
@@ -67,6 +68,7 @@ def run(cfg: DictConfig, overrides: Iterable[str] = ()) -> Results:
     check_process_launch(trainer)
 
     parts, module, width = on_data(cfg, parts)
+    parts.optimizer.members(module.named_parameters())  # every group finds parameters, before anything is written
     module.example_input_array = modality.example("val", 0)  # the model summary's FLOPs and sizes: one validation set
     check_output_folder(output_dir, count_parameters(module))
     if cfg.compile.enabled:
@@ -159,11 +161,21 @@ def main(cfg: DictConfig) -> float:
     job that fails is recorded as failed (its score is NaN) so that the sweep goes on.
     """
     hydra = HydraConfig.get()
+    multirun = hydra.mode == RunMode.MULTIRUN
+    try:
+        check_resolves(cfg)  # the job's folder is cfg.output_dir: every value resolves before it is used
+    except ArenaError as error:
+        if multirun:
+            log.error("job not run: %s", error)
+            return math.nan
+        discard_if_empty(Path(hydra.runtime.output_dir), f"{hydra.job.name}.log")
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     job = Job(
         cfg,
         # As typed: an override such as model.dim=${nope} is the config check's to refuse, not this line's.
         OmegaConf.to_container(hydra.overrides.task, resolve=False),
-        multirun=hydra.mode == RunMode.MULTIRUN,
+        multirun=multirun,
         rank_zero=rank_zero_only.rank == 0,
         log_name=f"{hydra.job.name}.log",
         resume_point=Path(cfg.output_dir) / "checkpoints" / LAST,

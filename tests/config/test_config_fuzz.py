@@ -520,6 +520,67 @@ def test_every_extreme_value_on_every_key_runs_a_step_or_stops_with_one_clean_er
 
 
 # ---------------------------------------------------------------------------------------------
+# Names that become paths, and values Hydra resolves itself, through the command line.
+# ---------------------------------------------------------------------------------------------
+
+PATH_KEYS = (
+    "model.name",
+    "modality.name",
+    "hydra.job.name",
+    "callbacks.checkpoint.filename",
+    "logger.name",
+    "output_dir",
+    "hydra.run.dir",
+)
+"""Keys whose values become (part of) the path of a file or folder the run writes."""
+HOSTILE_NAMES = ("../x", "a/b", "..", ".", "", "${oc.env:ARENA_NO_SUCH_VARIABLE}", "${nope}")
+"""Names that would lead a file out of its folder or that cannot be resolved (a folder key may name ``../x``, and
+a logger an empty name)."""
+
+
+def path_cases(every: bool) -> Iterator[Any]:
+    """``key=value`` for the keys of :data:`PATH_KEYS` with hostile values: all of them (``every``), else two each,
+    taken in turn."""
+    turn = itertools.count()
+    for key in PATH_KEYS:
+        values = [
+            value
+            for value in HOSTILE_NAMES
+            if not (key.endswith("dir") and value in ("../x", "a/b"))
+            and not (key == "logger.name" and value == "")  # Lightning's way to log in save_dir itself
+        ]
+        if not every:
+            start = next(turn) * VALUES_PER_KEY
+            values = [values[(start + step) % len(values)] for step in range(VALUES_PER_KEY)]
+        for value in values:
+            yield pytest.param(f"{key}={render(value)}", id=f"{key}={value}")
+
+
+def check_path_case(cli, tmp_path: Path, override: str) -> None:
+    """The command stops with one line and exit status 2, and writes nothing: not beside its folder, not in it."""
+    beside = sorted(tmp_path.parent.iterdir())
+    folder = [] if override.startswith("hydra.run.dir=") else [f"hydra.run.dir={tmp_path / 'run'}"]
+
+    result = cli("trainer=debug", "logger=csv", *QUIET[1:], *folder, override)
+
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert sorted(tmp_path.parent.iterdir()) == beside and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("override", list(path_cases(every=False)))
+def test_a_hostile_name_or_unresolvable_path_stops_the_command_in_one_line_writing_nothing(cli, tmp_path, override):
+    check_path_case(cli, tmp_path, override)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("override", list(path_cases(every=True)))
+def test_every_hostile_name_on_every_path_key_stops_the_command_in_one_line_writing_nothing(cli, tmp_path, override):
+    check_path_case(cli, tmp_path, override)
+
+
+# ---------------------------------------------------------------------------------------------
 # The same through the command line: a sample of what the fuzzer found.
 # ---------------------------------------------------------------------------------------------
 

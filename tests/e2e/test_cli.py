@@ -67,6 +67,20 @@ def results_files(root: Path) -> list[Path]:
         (["modality.train_fraction=1e-9"], "modality.train_fraction=1e-09: keeps 0 of 1,221 images of 10 classes"),
         (["modality.num_workers=1000000000000"], "modality.num_workers=1000000000000: must be from 0 to"),
         (["trainer.devices=1000000000000"], "trainer.devices=1000000000000: this machine has"),
+        (["+trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0: must be a whole number, 1 or"),
+        (
+            ["+param_groups.first={params:'nothing*',lr:0.1}"],
+            "param_groups.first.params='nothing*': matches no parameter of this model (names start with encoder.,",
+        ),
+        (
+            ["optimizer._target_=torch.optim.SGD", "+optimizer.momentum=2"],
+            "optimizer.momentum=2: is the weight of the past in a running average: use a number in [0, 1)",
+        ),
+        (
+            ["+param_groups.first={params:'input_encoder.nope*',lr:0.1}"],
+            "param_groups.first.params='input_encoder.nope*': matches no parameter of this model",
+        ),
+        (["model.name=cnn"], "model.name='cnn': names the model plugins.models.cnn.ConvEncoder, but this run builds"),
     ],
     ids=[
         "heads",
@@ -99,6 +113,11 @@ def results_files(root: Path) -> list[Path]:
         "fraction_keeping_nothing",
         "workers_beyond_the_cores",
         "devices_beyond_the_machine",
+        "accumulating_zero_batches",
+        "param_group_no_name_can_match",
+        "param_group_for_the_input_encoder_matching_nothing",
+        "momentum_beyond_one",
+        "model_name_of_another_model",
     ],
 )
 def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp_path, overrides, message):
@@ -107,6 +126,33 @@ def test_a_bad_value_fails_before_training_with_one_line_naming_the_key(cli, tmp
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: invalid config value {message}")
     assert not any(run.is_dir() for run in (tmp_path / "outputs").glob("*/*")), "a run folder was left behind"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["trainer.max_epochs=2", "+trainer.check_val_every_n_epoch=5"],
+            "trainer.check_val_every_n_epoch=5: validates after epoch 5 only, but training ends after 2",
+        ),
+        (["callbacks.checkpoint.save_top_k=0"], "callbacks.checkpoint.save_top_k=0: keeps no checkpoint; the test"),
+        (["callbacks.checkpoint=null"], "callbacks.checkpoint=None: the test scores the best validation checkpoint"),
+    ],
+    ids=["validating_after_the_last_epoch", "keeping_no_checkpoint", "no_checkpoint_callback"],
+)
+def test_a_training_that_could_choose_no_checkpoint_is_refused_before_the_data_loads(cli, tmp_path, overrides, message):
+    result = cli(*QUIET, *overrides)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: invalid config value {message}")
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").glob("*/*"))
+
+
+def test_a_model_named_by_a_label_of_ones_own_records_that_label(cli, tmp_path):
+    result = cli(*FAST, "model.name=my_attention", f"hydra.run.dir={tmp_path / 'run'}")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["model"] == "my_attention"
 
 
 @pytest.mark.parametrize("group", ["modality", "model", "logger", "trainer"])

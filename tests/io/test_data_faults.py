@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import tarfile
 import threading
@@ -99,7 +100,7 @@ def test_a_folder_in_place_of_a_verified_file_is_refused_naming_it(tmp_path, sou
     file = VERIFIED[SOURCES[source]]
     (tmp_path / "data" / file.path).mkdir(parents=True)
     with pytest.raises(
-        DataError, match=f"cannot read {re.escape(str(tmp_path / 'data' / file.path))} \\(Is a directory\\); delete it"
+        DataError, match=f"{re.escape(str(tmp_path / 'data' / file.path))} is a folder, not a file; delete it"
     ):
         file.open(tmp_path / "data")
 
@@ -567,14 +568,20 @@ def test_a_feature_cache_with_these_settings_but_arrays_that_do_not_fit_is_rebui
     assert cache.same(cache.load(1), fresh)
 
 
+@pytest.mark.parametrize("thing", ["folder", "named pipe"])
 @pytest.mark.parametrize("kind", CACHES)
-def test_a_folder_in_place_of_a_cache_file_is_refused_naming_it(tmp_path, monkeypatch, kind):
+def test_what_is_no_file_in_place_of_a_cache_file_is_refused_naming_it_without_reading_it(
+    tmp_path, monkeypatch, kind, thing
+):
     cache = CACHES[kind](tmp_path, monkeypatch)
     cache.load(1)
     cache.files[1].unlink()
-    (cache.files[1] / "something").mkdir(parents=True)
+    if thing == "folder":
+        (cache.files[1] / "something").mkdir(parents=True)
+    else:
+        os.mkfifo(cache.files[1])
     with pytest.raises(
-        DataError, match=f"{re.escape(str(cache.files[1]))} is a folder where a cache file belongs; remove it"
+        DataError, match=f"{re.escape(str(cache.files[1]))} is a {thing} where a cache file belongs; remove it"
     ):
         cache.load(1)
 
@@ -592,18 +599,22 @@ def test_a_cache_folder_that_cannot_be_written_is_refused_naming_it(tmp_path, mo
 # --- what the user sees ------------------------------------------------------------------------
 
 
-def test_a_data_fault_stops_a_run_with_one_line_naming_the_file(tmp_path, cli):
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+def test_a_data_file_that_is_no_file_stops_a_run_with_one_line_naming_it(tmp_path, cli, kind):
     raw = tmp_path / "data" / "planetoid" / "Cora" / "raw"
     raw.mkdir(parents=True)
     for path in (DATA_DIR / "planetoid" / "Cora" / "raw").iterdir():
         (raw / path.name).symlink_to(path)
     (raw / "ind.cora.tx").unlink()
-    (raw / "ind.cora.tx").mkdir()
+    if kind == "folder":
+        (raw / "ind.cora.tx").mkdir()
+    else:
+        os.mkfifo(raw / "ind.cora.tx")  # reading it would wait for a writer forever
     result = cli("modality=graph", "model=gnn", "trainer=debug", "logger=none", f"data_dir={tmp_path / 'data'}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip().splitlines()[-1]
-        == f"error: cannot read {raw / 'ind.cora.tx'} (Is a directory); delete it and run again to download it afresh"
+        == f"error: {raw / 'ind.cora.tx'} is a {kind}, not a file; delete it and run again to download it afresh"
     )
 
 

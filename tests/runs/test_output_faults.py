@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from conftest import QUIET
@@ -53,19 +52,8 @@ def test_an_output_dir_that_cannot_be_written_stops_the_run_before_training(cli,
     assert line.startswith(f"error: cannot write to the run folder {tmp_path / 'file' / 'run'}")
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 1 MiB file system (tmpfs), unmounted afterwards; skips where mounting is not allowed."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
-
-
-def test_a_folder_without_room_for_the_checkpoints_stops_the_run_before_training(cli, small_disk):
+def test_a_folder_without_room_for_the_checkpoints_stops_the_run_before_training(cli, tmpfs):
+    small_disk = tmpfs("1m")
     line = one_line_error(cli("trainer=debug", *QUIET, f"hydra.run.dir={small_disk / 'run'}"))
 
     assert line.startswith(f"error: the run folder {small_disk / 'run'} has 1.0 MiB free")
@@ -91,11 +79,12 @@ def test_a_bad_wandb_key_warns_and_logs_offline_with_the_same_result(cli, tmp_pa
     ("folder", "message"),
     [
         ("", "hydra.run.dir is empty; give the run a folder of its own"),
-        (".", "hydra.run.dir=. is the current folder"),
+        (".", "hydra.run.dir=. is or holds the current folder"),
+        ("..", "hydra.run.dir=.. is or holds the current folder"),
         ("{root}", "holds the arena's code"),
         ("{data}/run", "is inside data_dir"),
     ],
-    ids=["empty", "current", "the-clone", "inside-the-data"],
+    ids=["empty", "current", "parent", "the-clone", "inside-the-data"],
 )
 def test_a_run_folder_that_is_not_a_folder_of_its_own_is_refused(cli, tmp_path, folder, message):
     from conftest import DATA_DIR, ROOT

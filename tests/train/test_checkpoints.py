@@ -13,12 +13,12 @@ from framework.train.run import run
 
 
 def test_a_run_that_never_validates_tests_nothing(make_config, tmp_path):
-    cfg = make_config(  # validation would first run after epoch 5
+    cfg = make_config(  # training stops after its first step, before the first epoch ends and validates
         "trainer=default",
         "model.dim=16",
         "model.layers=1",
         "trainer.max_epochs=2",
-        "+trainer.check_val_every_n_epoch=5",
+        "+trainer.max_steps=1",
     )
 
     with pytest.raises(NoCheckpoint, match=r"^training ended after \d+ steps without a validation score"):

@@ -73,8 +73,12 @@ def test_data_settings_may_change_and_the_scores_stay(finished, tmp_path, shared
         ("model=cnn", r"model='cnn': .*holds a model trained with model=attn"),
         ("modality=text", r"modality='text': .*holds a model trained with modality=image"),
         ("modality.dataset=mnist", r"modality\.dataset='mnist': .*trained with modality\.dataset=digits"),
-        ("modality.patch=2", r"ckpt_path=.*its weights do not fit the model this config builds"),
+        ("modality.patch=2", r"modality\.patch=2: .*holds a model trained with modality\.patch=1"),
+        ("modality.test_fraction=0.5", r"modality\.test_fraction=0\.5: .*trained with modality\.test_fraction=0\.2"),
+        ("modality.val_fraction=0.5", r"modality\.val_fraction=0\.5: .*trained with modality\.val_fraction=0\.15"),
+        ("seed=5", r"seed=5: .*holds a model trained with seed=0; leave seed out"),
     ],
+    ids=["model_option", "model", "modality", "dataset", "input_shape", "test_split", "val_split", "seed"],
 )
 def test_a_setting_that_contradicts_the_checkpoint_is_refused(finished, tmp_path, shared_cache, override, message):
     with pytest.raises(ConfigError, match=message):

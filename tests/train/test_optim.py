@@ -75,5 +75,14 @@ def test_groups_for_the_encoder_are_checked_before_the_input_encoder_exists():
     )
     named = [(f"encoder.{name}", p) for name, p in TwoLayers().encoder.named_parameters()]
     with pytest.raises(ConfigError, match="param_groups.now.params"):
-        factory.check_early(named)
+        factory.check_early(named, later="input_encoder.")
+    optimizer_factory(ADAM, groups(later={"params": "input_encoder.*"})).check_early(named, later="input_encoder.")
     assert isinstance(factory.make([torch.zeros(1, requires_grad=True)]), torch.optim.Adam)
+
+
+@pytest.mark.parametrize("pattern", ["nothing*", "input.*", "encoder.[xy]*"])
+def test_a_pattern_no_parameter_name_can_match_is_refused_before_the_input_encoder_exists(pattern):
+    factory = optimizer_factory(ADAM, groups(first={"params": pattern, "lr": 0.1}))
+    named = [(f"encoder.{name}", p) for name, p in TwoLayers().encoder.named_parameters()]
+    with pytest.raises(ConfigError, match="param_groups.first.params=.*matches no parameter"):
+        factory.check_early(named, later="input_encoder.")

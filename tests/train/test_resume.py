@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import QUIET, ROOT
+from conftest import QUIET, finished, started
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from framework.core.errors import ConfigError, DataError, Interrupted
@@ -33,20 +32,7 @@ def start(folder: Path, cache: Path, *extra: str) -> subprocess.Popen:
     """Starts ``run.py`` with :data:`SMALL_RUN` (where ``extra`` does not set the same key) writing into ``folder``."""
     given = {option.split("=", 1)[0] for option in extra}
     small = [option for option in SMALL_RUN if option.split("=", 1)[0] not in given]
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), *extra, *small, f"hydra.run.dir={folder}"],
-        cwd=folder.parent,
-        env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    """Waits for ``process`` and returns what it printed."""
-    stdout, stderr = process.communicate(timeout=300)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return started(*extra, *small, f"hydra.run.dir={folder}", cwd=folder.parent, cache=cache)
 
 
 def stop_after_an_epoch(process: subprocess.Popen, folder: Path, how: signal.Signals) -> int:
@@ -78,7 +64,7 @@ def validated_epochs(folder: Path) -> list[int]:
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> dict:
     """The outcome of :data:`SMALL_RUN` run from start to end."""
     folder = tmp_path_factory.mktemp("uninterrupted") / "run"
-    result = finish(start(folder, shared_cache))
+    result = finished(start(folder, shared_cache))
     assert result.returncode == 0, result.stderr
     return outcome(folder)
 
@@ -87,9 +73,9 @@ def test_a_run_killed_mid_training_resumes_to_the_same_results(tmp_path, shared_
     folder = tmp_path / "run"
     killed = start(folder, shared_cache)
     epoch = stop_after_an_epoch(killed, folder, signal.SIGKILL)
-    assert finish(killed).returncode == -signal.SIGKILL and not (folder / "results.json").exists()
+    assert finished(killed).returncode == -signal.SIGKILL and not (folder / "results.json").exists()
 
-    resumed = finish(start(folder, shared_cache, "resume=true"))
+    resumed = finished(start(folder, shared_cache, "resume=true"))
 
     assert resumed.returncode == 0, resumed.stderr
     assert f"continuing from {folder / 'checkpoints' / LAST}" in (folder / "run.log").read_text()
@@ -108,13 +94,13 @@ def test_a_run_killed_between_two_resume_points_repeats_only_the_epochs_since_th
         assert killed.poll() is None, "the run ended before two epochs passed its resume point"
         time.sleep(0.02)
     killed.kill()
-    assert finish(killed).returncode == -signal.SIGKILL
+    assert finished(killed).returncode == -signal.SIGKILL
     # What a longer resume_every_s leaves: the resume point of epoch `saved` and the log of the epochs after it.
     (folder / "checkpoints" / LAST).write_bytes(kept)
-    whole = finish(start(tmp_path / "whole", shared_cache, longer))
+    whole = finished(start(tmp_path / "whole", shared_cache, longer))
     assert whole.returncode == 0, whole.stderr
 
-    resumed = finish(start(folder, shared_cache, longer))
+    resumed = finished(start(folder, shared_cache, longer))
 
     assert resumed.returncode == 0, resumed.stderr
     assert outcome(folder) == outcome(tmp_path / "whole")
@@ -179,7 +165,7 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_folder_continues_it(tmp_pat
     folder = tmp_path / "run"
     stopped = start(folder, shared_cache)
     stop_after_an_epoch(stopped, folder, how)
-    result = finish(stopped)
+    result = finished(stopped)
     record = json.loads((folder / "results.json").read_text())
 
     assert result.returncode == 128 + how
@@ -189,11 +175,54 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_folder_continues_it(tmp_pat
     assert record["status"] == "interrupted" and record["traceback"] is None
     assert not list(folder.rglob("*.part"))
 
-    resumed = finish(start(folder, shared_cache))  # resume=auto: the folder's resume point is enough
+    resumed = finished(start(folder, shared_cache))  # resume=auto: the folder's resume point is enough
 
     assert resumed.returncode == 0, resumed.stderr
     assert outcome(folder) == uninterrupted
     assert validated_epochs(folder) == list(range(uninterrupted["epochs"]))
+
+
+def test_a_second_sigint_stops_at_once_and_still_records_how_the_run_ended(tmp_path, shared_cache):
+    folder = tmp_path / "run"
+    stopped = start(folder, shared_cache, "trainer.max_epochs=1000")
+    stop_after_an_epoch(stopped, folder, signal.SIGINT)
+    stopped.send_signal(signal.SIGINT)  # whether the first has been acted on yet or not
+    result = finished(stopped)
+
+    assert result.returncode == 128 + signal.SIGINT, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: stopped") and f"hydra.run.dir={folder} to continue" in line
+    assert json.loads((folder / "results.json").read_text())["status"] == "interrupted"
+
+
+def test_a_stopped_run_moved_to_another_folder_continues_there_to_the_same_results(
+    tmp_path, shared_cache, uninterrupted
+):
+    folder, moved = tmp_path / "run", tmp_path / "moved"
+    stopped = start(folder, shared_cache)
+    stop_after_an_epoch(stopped, folder, signal.SIGTERM)
+    assert finished(stopped).returncode == 128 + signal.SIGTERM
+    folder.rename(moved)
+
+    resumed = finished(start(moved, shared_cache))
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert outcome(moved) == uninterrupted  # the best score so far was kept: best.ckpt, not best-v1.ckpt
+    assert sorted(path.name for path in (moved / "checkpoints").iterdir()) == ["best.ckpt", LAST]
+
+
+def test_a_copy_of_a_finished_run_rerun_in_its_own_folder_reads_only_its_own_files(tmp_path, shared_cache):
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    assert finished(start(original, shared_cache)).returncode == 0
+    first = outcome(original)
+    shutil.copytree(original, copy)
+    shutil.rmtree(original)  # what the copy read of the original would now be missing
+
+    rerun = finished(start(copy, shared_cache))
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert outcome(copy) == first
 
 
 def test_a_sigterm_that_lightning_acts_on_first_still_stops_the_run_as_interrupted():
@@ -223,9 +252,9 @@ def test_a_resumed_run_continues_its_wandb_run(tmp_path, shared_cache):
     folder = tmp_path / "run"
     stopped = start(folder, shared_cache, "logger=wandb")
     stop_after_an_epoch(stopped, folder, signal.SIGTERM)
-    finish(stopped)
+    finished(stopped)
 
-    resumed = finish(start(folder, shared_cache, "logger=wandb"))
+    resumed = finished(start(folder, shared_cache, "logger=wandb"))
 
     assert resumed.returncode == 0, resumed.stderr
     starts = sorted((folder / "wandb").glob("offline-run-*"))
@@ -307,13 +336,13 @@ def test_a_stopped_sweep_rerun_in_its_folder_continues_the_stopped_job_and_runs_
     ]
     stopped = start(tmp_path / "unused", shared_cache, *command)
     stop_after_an_epoch(stopped, sweep / "0_image_attn_seed0", signal.SIGTERM)
-    result = finish(stopped)
+    result = finished(stopped)
 
     assert result.returncode == 128 + signal.SIGTERM
     assert f"hydra.sweep.dir={sweep} to continue" in result.stderr
     assert not (sweep / "1_image_attn_seed1").exists()  # the sweep stopped as a whole
 
-    rerun = finish(start(tmp_path / "unused", shared_cache, *command))
+    rerun = finished(start(tmp_path / "unused", shared_cache, *command))
 
     assert rerun.returncode == 0, rerun.stderr
     jobs = {path.parent.name: json.loads(path.read_text()) for path in sweep.glob("*/results.json")}

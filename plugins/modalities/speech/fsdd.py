@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework import DataError, check_link, extract, scratch_folder
+from framework import DataError, check_link, extract, not_a_file, scratch_folder
 
 RELEASE = "v1.0.10"
 ARCHIVE_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{RELEASE}.tar.gz"
@@ -162,6 +162,10 @@ def file_hashes(folder: Path) -> dict[str, str]:
     """File name → SHA-256 of each WAV in ``folder``; an unreadable WAV is a DataError naming it."""
     hashes = {}
     for path in sorted(folder.glob("*.wav")):
+        if kind := not_a_file(path):  # reading it would wait for a writer (a pipe) or never end (a device)
+            raise DataError(
+                f"{path}: {kind}, not a recording; delete it, and the next run puts back the release's copy"
+            )
         try:
             data = path.read_bytes()
         except OSError as error:  # a folder in its place, a link to nothing
