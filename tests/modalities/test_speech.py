@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import wave
 from pathlib import Path
@@ -311,12 +312,24 @@ def test_a_release_whose_copy_of_a_missing_recording_differs_restores_nothing(tm
     assert not (folder / "7_lucas_12.wav").exists() and [p.name for p in folder.parent.iterdir()] == ["recordings"]
 
 
-@pytest.mark.parametrize("unreadable", ["folder", "link_to_nothing"])
-def test_an_unreadable_recording_is_refused_naming_it(tmp_path, unreadable):
+@pytest.mark.parametrize(
+    ("unreadable", "message"),
+    [
+        ("folder", "a folder, not a recording"),
+        ("named_pipe", "a named pipe, not a recording"),  # reading it would wait for a writer forever
+        ("link_to_nothing", "cannot read it"),
+    ],
+)
+def test_an_unreadable_recording_is_refused_naming_it(tmp_path, unreadable, message):
     path = release_copy(tmp_path) / "2_nicolas_8.wav"
     path.unlink()
-    path.mkdir() if unreadable == "folder" else path.symlink_to(tmp_path / "gone.wav")
-    with pytest.raises(DataError, match=f"{path}: cannot read it"):
+    if unreadable == "folder":
+        path.mkdir()
+    elif unreadable == "named_pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(tmp_path / "gone.wav")
+    with pytest.raises(DataError, match=f"{path}: {message}"):
         fsdd.recordings(tmp_path / "data")
 
 
