@@ -50,6 +50,19 @@ def finished(job: Job) -> dict:
     }
 
 
+def test_a_ctrl_c_while_a_stop_unwinds_still_records_that_stop(job, capsys):
+    single = job(multirun=False)
+    with pytest.raises(SystemExit) as stopped, single.guard():
+        try:
+            raise Interrupted("stopped by SIGINT at epoch 1, step 20", 2)
+        finally:  # what a second Ctrl+C does once the signal handlers are restored
+            raise KeyboardInterrupt
+
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.startswith("error: stopped by SIGINT at epoch 1, step 20; ")
+    assert json.loads((single.output_dir / RESULTS_FILE).read_text())["status"] == "interrupted"
+
+
 def test_a_user_error_in_a_single_run_is_one_line_exit_status_2_and_no_run_folder(job, capsys):
     single = job(multirun=False)
     with pytest.raises(SystemExit) as stopped, single.guard():

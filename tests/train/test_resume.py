@@ -225,6 +225,15 @@ def test_a_copy_of_a_finished_run_rerun_in_its_own_folder_reads_only_its_own_fil
     assert outcome(copy) == first
 
 
+def test_a_second_sigint_raises_the_stop_itself_not_the_keyboard_interrupt_lightning_would_exit_1_on():
+    stop = GracefulStop()
+    stop.position = "at epoch 2, step 41"
+    stop._record(signal.SIGINT, None)  # the first only records itself
+
+    with pytest.raises(Interrupted, match=r"^stopped at once by a second SIGINT at epoch 2, step 41$"):
+        stop._record(signal.SIGINT, None)
+
+
 def test_a_sigterm_that_lightning_acts_on_first_still_stops_the_run_as_interrupted():
     stop = GracefulStop()
     stop.position = "at epoch 2, step 41"
