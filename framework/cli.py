@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import hydra
 from hydra.errors import HydraException
@@ -31,9 +33,27 @@ OmegaConf.register_new_resolver("arena_config_groups", config_groups, replace=Tr
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
     """Runs one experiment; torch and the framework load only here, so ``--help`` stays fast."""
-    from framework.train.run import main as run_main
+    with sigint_held():
+        from framework.train.run import main as run_main
 
     return run_main(cfg)
+
+
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Holds a Ctrl+C that arrives in the block and raises it as ``KeyboardInterrupt`` once the block is done.
+
+    A ``KeyboardInterrupt`` raised inside the libraries torch loads can be caught there (by code that probes
+    for optional packages), and the run would go on as if no Ctrl+C had come.
+    """
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def cli() -> None:

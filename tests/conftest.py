@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -105,10 +106,15 @@ def cli(tmp_path: Path, shared_cache: Path):
 
 
 def started(*args: str, cwd: Path, cache: Path) -> subprocess.Popen:
-    """``python run.py *args`` started in ``cwd``, deriving data into ``cache``; see :func:`finished`."""
+    """``python run.py *args`` started in ``cwd``, deriving data into ``cache``; see :func:`finished`.
+
+    Ctrl+C reaches it as it reaches a command typed in a shell, whatever the tests before did to this process's
+    own SIGINT handling (Lightning ignores SIGINT once it has handled a KeyboardInterrupt, and a child inherits that).
+    """
     return subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), *args],
         cwd=cwd,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, "ARENA_CACHE_DIR": str(cache)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import QUIET, ROOT
+from conftest import DATA_DIR, QUIET, ROOT
 
 from framework.runs.lock import LOCK_FILE
 
@@ -145,3 +145,34 @@ def test_a_run_into_the_folder_of_a_sweep_job_that_is_running_is_refused(tmp_pat
     assert f"is in use by another run (PID {sweep.pid})" in refused(single)
     assert sweep.wait(timeout=600) == 0
     assert '"status": "ok"' in (lock.parent / "results.json").read_text()
+
+
+TABLE_COMMANDS = {
+    "name_out_of_the_folder": ["model.name=../../../x"],
+    "checkpoint_file_out_of_the_folder": ["callbacks.checkpoint.filename=../../../x"],
+    "job_log_out_of_the_folder": ["hydra.job.name=../../x"],
+    "logger_in_the_data": ["logger=csv", "logger.save_dir={data}"],
+    "checkpoints_in_the_data": ["callbacks.checkpoint.dirpath={data}/ud_english_ewt"],
+    "folder_from_an_unset_variable": ["hydra.run.dir=${{oc.env:ARENA_NO_SUCH_VARIABLE}}"],
+    "output_dir_above_the_current_folder": ["output_dir=.."],
+    "zero_batches_per_step": ["+trainer.accumulate_grad_batches=0"],
+    "unknown_accelerator": ["trainer.accelerator=tpu"],
+    "momentum_beyond_one": ["optimizer._target_=torch.optim.SGD", "+optimizer.momentum=2"],
+    "another_models_name": ["model.name=cnn"],
+    "a_device_as_checkpoint": ["mode=test", "ckpt_path=/dev/zero"],
+}
+"""Commands from the tables of what a hostile or careless user tried, each refused before it trains."""
+
+
+@pytest.mark.parametrize("command", TABLE_COMMANDS.values(), ids=TABLE_COMMANDS.keys())
+def test_no_refused_command_writes_into_the_data_the_cache_or_beside_its_folder(cli, tmp_path, shared_cache, command):
+    folders = (DATA_DIR, shared_cache)
+    before, beside = listing(*folders), sorted(tmp_path.parent.iterdir())
+    given = {part.split("=", 1)[0] for part in command}
+    fast = [part for part in FAST if part.split("=", 1)[0] not in given]
+    run = [] if "hydra.run.dir" in given else [f"hydra.run.dir={tmp_path / 'run'}"]
+
+    refused(cli(*fast, *run, *(part.format(data=DATA_DIR) for part in command)))
+
+    assert listing(*folders) == before
+    assert sorted(tmp_path.parent.iterdir()) == beside and list(tmp_path.iterdir()) == []
