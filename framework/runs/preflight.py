@@ -74,19 +74,14 @@ def claim_folder(config: DictConfig, key: str, run: bool) -> None:
     For a single ``run``, also where it writes (:func:`~framework.runs.places.check_run`); a sweep's
     jobs are checked by the arena's sweeper, each with its own values.
     """
-    for each in (key, "hydra.job.name"):  # what names the folder and its log
-        try:
-            resolved = OmegaConf.select(config, each, throw_on_resolution_failure=True)
-        except OmegaConfBaseException as error:  # ${oc.env:UNSET}: Hydra would resolve it itself, with a traceback
-            print(f"error: {each} cannot be resolved: {str(error).splitlines()[0]}", file=sys.stderr)
-            raise SystemExit(2) from None
-        if each == key:
-            folder = resolved
+    folder = resolved(config, key)
+    resolved(config, "hydra.job.name")  # names the folder's log
     try:
         check_path_names(config)
-        check_output_path(folder, key, data_folders(config))
+        data = data_folders(config)
+        check_output_path(folder, key, data)
         if run and (output := selected(config, "output_dir")) is not None:  # set apart from Hydra's folder
-            check_output_path(str(output), "output_dir", data_folders(config))
+            check_output_path(str(output), "output_dir", data)
         if run:
             check_run(config, Path(folder), key)
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -100,6 +95,16 @@ def claim_folder(config: DictConfig, key: str, run: bool) -> None:
         raise SystemExit(2) from None
     except ArenaError as error:
         print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def resolved(config: DictConfig, key: str) -> Any:
+    """The value at ``key``; one line and exit status 2 when it cannot be resolved (``${oc.env:UNSET}``), which
+    Hydra, resolving it itself, would answer with a traceback."""
+    try:
+        return OmegaConf.select(config, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException as error:
+        print(f"error: {key} cannot be resolved: {str(error).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
